@@ -1,0 +1,49 @@
+# Two commands do everything from a fresh clone: `make dev` and `make test`.
+# Needs only Python 3.11+ and make: uv is installed into .tools/, the workspace into .venv/.
+
+PYTHON ?= python3
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+VENV   := .venv
+# Never let uv download a Python of its own: the one that runs make is the one we use.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+
+PACKAGES := common $(wildcard services/*)
+
+.PHONY: dev test lint typecheck pytest install clean lock
+
+dev: install
+	$(VENV)/bin/python -m tixcommon.devstack
+
+test: install lint typecheck pytest
+
+install: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(UV) sync --locked --all-packages
+	@touch $@
+
+lock: $(UV)
+	$(UV) lock
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# One run per package: every package has its own tests/conftest.py.
+typecheck: install
+	@set -e; for package in $(PACKAGES); do \
+		echo "mypy $$package"; $(VENV)/bin/mypy $$package/src $$package/tests; \
+	done
+
+pytest: install
+	$(VENV)/bin/pytest --no-skips $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .dev .mypy_cache .ruff_cache

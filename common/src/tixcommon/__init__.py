@@ -1,0 +1,1 @@
+"""What every TixVibe service shares: the only implementation of the HTTP and event contracts."""

@@ -1,0 +1,113 @@
+"""Sessions: the JWT cookie every service verifies locally, and the `CurrentUser` / `RequireUser`
+dependencies routes use. No service ever calls auth to check a session.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tixcommon.errors import NotAuthorized
+
+SESSION_COOKIE = "session"
+_ALGORITHM = "HS256"
+
+
+class UserClaims(BaseModel):
+    """Who is calling, as the session token says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    email: str
+    iat: int
+    exp: int
+
+
+class SessionCodec:
+    """Issues and verifies session tokens (HS256 with the shared JWT_KEY)."""
+
+    def __init__(self, key: str, lifetime_seconds: int) -> None:
+        self._key = key
+        self.lifetime_seconds = lifetime_seconds
+
+    def issue(self, user_id: str, email: str, *, now: int | None = None) -> str:
+        issued = int(time.time()) if now is None else now
+        claims = {
+            "id": user_id,
+            "email": email,
+            "iat": issued,
+            "exp": issued + self.lifetime_seconds,
+        }
+        return jwt.encode(claims, self._key, algorithm=_ALGORITHM)
+
+    def decode(self, token: str) -> UserClaims | None:
+        """The claims of a valid token; None for anything else (expired, tampered, garbage):
+        a bad session means "signed out", never an error."""
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=[_ALGORITHM], options={"require": ["exp", "iat"]}
+            )
+            return UserClaims.model_validate(claims)
+        except (jwt.PyJWTError, ValidationError):
+            return None
+
+
+def is_https(request: Request) -> bool:
+    """True when the client reached us over HTTPS, also through a TLS-terminating router."""
+    forwarded = request.headers.get("x-forwarded-proto")
+    if forwarded:
+        return forwarded.split(",")[0].strip().lower() == "https"
+    return request.url.scheme == "https"
+
+
+def set_session_cookie(response: Response, request: Request, token: str, max_age: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request)
+    )
+
+
+def session_codec(request: Request) -> SessionCodec:
+    codec: SessionCodec = request.app.state.session_codec
+    return codec
+
+
+def _token_from(request: Request) -> str | None:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def current_user(
+    request: Request, codec: Annotated[SessionCodec, Depends(session_codec)]
+) -> UserClaims | None:
+    token = _token_from(request)
+    return codec.decode(token) if token else None
+
+
+def require_user(user: Annotated[UserClaims | None, Depends(current_user)]) -> UserClaims:
+    if user is None:
+        raise NotAuthorized()
+    return user
+
+
+CurrentUser = Annotated[UserClaims | None, Depends(current_user)]
+RequireUser = Annotated[UserClaims, Depends(require_user)]

@@ -1,0 +1,19 @@
+"""NATS JetStream: connection and stream, publisher, listeners, and the transactional outbox."""
+
+from tixcommon.bus.connection import EventBus
+from tixcommon.bus.listener import Delivery, DeliveryPolicy, Listener, ListenerRunner, Outcome
+from tixcommon.bus.outbox import Outbox, OutboxRelay, Transaction
+from tixcommon.bus.publisher import Publisher
+
+__all__ = [
+    "Delivery",
+    "DeliveryPolicy",
+    "EventBus",
+    "Listener",
+    "ListenerRunner",
+    "Outbox",
+    "OutboxRelay",
+    "Outcome",
+    "Publisher",
+    "Transaction",
+]

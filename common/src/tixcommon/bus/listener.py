@@ -1,0 +1,232 @@
+"""Durable, shared pull consumers that apply the contract's delivery policy.
+
+- success (or "already applied")          -> ack
+- "not yet" (an earlier version is due)  -> nak with a growing delay, so it comes back later
+- an exception                            -> nak with a growing delay (JetStream redelivers)
+- the last allowed delivery still fails,
+  or the payload can never be parsed      -> copied to `deadletter.<subject>`, then terminated
+
+Every replica of a service binds the same durable consumer, so each event is handled by exactly
+one replica, and events published while the service is down wait for it. The consumer's
+configuration is re-applied on every start, so a changed policy takes effect on deploy.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+
+from tixcommon.bus.connection import EventBus
+from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER, Publisher
+from tixcommon.events import Event
+from tixcommon.logging import log_context
+
+logger = logging.getLogger("tixcommon.listener")
+
+EventT = TypeVar("EventT", bound=Event)
+
+
+class Outcome(enum.Enum):
+    ACK = "ack"
+    RETRY_LATER = "retry_later"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event_id: str
+    subject: str
+    attempt: int
+    stream_sequence: int
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_deliver: int = 20
+    ack_wait_seconds: float = 30.0
+    retry_base_seconds: float = 0.1
+    retry_max_seconds: float = 30.0
+    batch: int = 10
+
+    def retry_delay(self, attempt: int) -> float:
+        return float(min(self.retry_base_seconds * 2 ** (attempt - 1), self.retry_max_seconds))
+
+
+class Listener(abc.ABC, Generic[EventT]):
+    """Handles one subject. Must be idempotent: the same event may arrive more than once."""
+
+    event_type: ClassVar[type[Event]]
+
+    @abc.abstractmethod
+    async def handle(self, event: EventT, delivery: Delivery) -> Outcome | None:
+        """Apply the event. Return RETRY_LATER when it cannot be applied yet; raise on failure."""
+
+
+def durable_name(service: str, subject: str) -> str:
+    return f"{service}-{subject.replace('.', '-')}"
+
+
+class ListenerRunner:
+    """Runs one listener on its durable consumer until stopped."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        listener: Listener[Any],
+        *,
+        service: str,
+        policy: DeliveryPolicy,
+    ) -> None:
+        self.bus = bus
+        self.listener = listener
+        self.policy = policy
+        self.subject = listener.event_type.subject.value
+        self.durable = durable_name(service, self.subject)
+        self._publisher = Publisher(bus)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            name=self.durable,
+            durable_name=self.durable,
+            description=f"{self.listener.__class__.__name__} on {self.subject}",
+            filter_subject=self.bus.subject(self.subject),
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.policy.ack_wait_seconds,
+            max_deliver=self.policy.max_deliver,
+            max_ack_pending=1000,
+        )
+
+    async def start(self) -> None:
+        # Creating a consumer that exists updates it to this configuration.
+        await self.bus.js.add_consumer(self.bus.stream_name, self.consumer_config())
+        subscription = await self.bus.js.pull_subscribe_bind(
+            durable=self.durable, stream=self.bus.stream_name
+        )
+        self._task = asyncio.create_task(self._run(subscription), name=f"listener:{self.durable}")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Finish the message in hand, then stop fetching."""
+        self._stopping.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, subscription: nats.js.JetStreamContext.PullSubscription) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                messages = await subscription.fetch(self.policy.batch, timeout=1.0)
+                failures = 0
+            except TimeoutError:
+                continue
+            except (nats.errors.Error, OSError) as error:
+                # Broker unreachable: the client reconnects on its own; back off meanwhile.
+                failures += 1
+                logger.warning(
+                    "fetch failed", extra={"consumer": self.durable, "error": repr(error)}
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), min(0.2 * failures, 5.0))
+                continue
+            for message in messages:
+                await self.process(message)
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await subscription.unsubscribe()
+
+    async def process(self, message: Msg) -> None:
+        metadata = message.metadata
+        headers = message.headers or {}
+        delivery = Delivery(
+            event_id=headers.get(MSG_ID_HEADER) or f"{metadata.stream}:{metadata.sequence.stream}",
+            subject=self.subject,
+            attempt=metadata.num_delivered,
+            stream_sequence=metadata.sequence.stream,
+            request_id=headers.get(REQUEST_ID_HEADER),
+        )
+        with log_context(
+            request_id=delivery.request_id,
+            subject=delivery.subject,
+            event_id=delivery.event_id,
+            delivery=delivery.attempt,
+        ):
+            try:
+                event = self.listener.event_type.model_validate_json(message.data)
+            except ValidationError as error:
+                # No number of retries will make this parse: set it aside now.
+                await self._dead_letter(message, delivery, f"invalid payload: {error}")
+                return
+            try:
+                outcome = await self.listener.handle(event, delivery)
+            except Exception as error:
+                await self._failed(message, delivery, f"{type(error).__name__}: {error}")
+                logger.warning("handler failed", exc_info=True)
+                return
+            if outcome is Outcome.RETRY_LATER:
+                await self._retry_later(message, delivery, "waiting for an earlier version")
+                return
+            await self._settle(message.ack())
+            logger.debug("event handled")
+
+    async def _failed(self, message: Msg, delivery: Delivery, reason: str) -> None:
+        if delivery.attempt >= self.policy.max_deliver:
+            await self._dead_letter(message, delivery, reason)
+        else:
+            await self._settle(message.nak(delay=self.policy.retry_delay(delivery.attempt)))
+
+    async def _retry_later(self, message: Msg, delivery: Delivery, reason: str) -> None:
+        logger.info("event deferred", extra={"reason": reason})
+        await self._failed(message, delivery, reason)
+
+    async def _dead_letter(self, message: Msg, delivery: Delivery, reason: str) -> None:
+        """Keep the message where an operator can see and replay it, then stop redelivering."""
+        try:
+            await self._publisher.publish_raw(
+                f"deadletter.{self.subject}",
+                message.data,
+                event_id=f"{delivery.event_id}:{self.durable}",
+                request_id=delivery.request_id,
+                extra_headers={
+                    "Tix-Consumer": self.durable,
+                    "Tix-Reason": reason[:1000],
+                    "Tix-Deliveries": str(delivery.attempt),
+                    "Tix-Stream-Sequence": str(delivery.stream_sequence),
+                },
+            )
+        except (nats.errors.Error, OSError):
+            # Leave it unacked: below max_deliver it comes back after ack_wait; on the last
+            # delivery JetStream keeps it in the stream and the log keeps the payload.
+            logger.exception(
+                "dead-lettering failed",
+                extra={"payload": message.data.decode(errors="replace")[:4000]},
+            )
+            return
+        logger.error("event dead-lettered", extra={"reason": reason[:1000]})
+        await self._settle(message.term())
+
+    @staticmethod
+    async def _settle(action: Awaitable[None]) -> None:
+        try:
+            await action
+        except (nats.errors.Error, OSError) as error:
+            # The ack was lost with the connection: the event comes back and is applied again,
+            # which the listener's idempotence makes harmless.
+            logger.warning("could not settle message", extra={"error": repr(error)})

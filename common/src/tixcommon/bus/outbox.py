@@ -1,0 +1,152 @@
+"""The transactional outbox: a state change and the events it causes are one atomic write, and a
+relay publishes stored events until JetStream acknowledges them.
+
+A crash anywhere loses nothing: before the commit nothing happened; after it, the event is in
+the outbox and the relay (this process after a restart, or any other replica) publishes it. A
+crash between JetStream's ack and the outbox delete makes the relay publish it again under the
+same `Nats-Msg-Id`, which the stream drops as a duplicate, so it is delivered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from bson import ObjectId
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+
+from tixcommon.bus.publisher import Publisher
+from tixcommon.events import Event
+from tixcommon.logging import current_request_id
+
+logger = logging.getLogger("tixcommon.outbox")
+
+OUTBOX_COLLECTION = "outbox"
+T = TypeVar("T")
+
+
+@dataclass
+class Transaction:
+    """What one unit of work writes: documents through `session`, events through `publish`."""
+
+    session: AsyncClientSession
+    events: list[Event] = field(default_factory=list)
+
+    def publish(self, event: Event) -> None:
+        """Stored with the state change; sent after the commit."""
+        self.events.append(event)
+
+
+class Outbox:
+    def __init__(
+        self,
+        client: AsyncMongoClient[Any],
+        collection: AsyncCollection[Any],
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.client = client
+        self.collection = collection
+        self._on_commit = on_commit
+
+    async def run(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run `work` in a transaction (retried by the driver on transient conflicts) and store
+        the events it published in the same transaction."""
+
+        async def attempt(session: AsyncClientSession) -> T:
+            transaction = Transaction(session)
+            result = await work(transaction)
+            if transaction.events:
+                await self.collection.insert_many(
+                    [outbox_entry(event) for event in transaction.events], session=session
+                )
+            return result
+
+        async with self.client.start_session() as session:
+            result = await session.with_transaction(attempt)
+        self._on_commit()
+        return result
+
+
+def outbox_entry(event: Event) -> dict[str, Any]:
+    return {
+        "_id": ObjectId(),  # also the event id (Nats-Msg-Id); ObjectIds sort by creation
+        "subject": event.subject.value,
+        "data": event.to_bytes(),
+        "requestId": current_request_id(),
+        "createdAt": datetime.now(UTC),
+    }
+
+
+class OutboxRelay:
+    """Publishes outbox entries in the order they were written, deleting each once acked."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection[Any],
+        publisher: Publisher,
+        *,
+        poll_seconds: float = 1.0,
+        batch: int = 100,
+    ) -> None:
+        self.collection = collection
+        self.publisher = publisher
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def nudge(self) -> None:
+        """Something was committed: publish now rather than at the next poll."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            self._wakeup.clear()
+            try:
+                await self.drain()
+                failures = 0
+                delay = self.poll_seconds
+            except Exception as error:  # noqa: BLE001 - the relay must outlive any failure
+                # NATS or the database is down: keep the entries, try again with backoff.
+                failures += 1
+                delay = min(0.1 * 2**failures, 5.0)
+                logger.warning("outbox relay failed", extra={"error": repr(error)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), delay)
+
+    async def drain(self) -> int:
+        """Publish everything pending; stops at the first failure so order is kept."""
+        published = 0
+        while True:
+            entries = await self.collection.find(
+                {}, sort=[("_id", ASCENDING)], limit=self.batch
+            ).to_list()
+            if not entries:
+                return published
+            for entry in entries:
+                await self.publisher.publish_raw(
+                    entry["subject"],
+                    bytes(entry["data"]),
+                    event_id=str(entry["_id"]),
+                    request_id=entry.get("requestId"),
+                )
+                await self.collection.delete_one({"_id": entry["_id"]})
+                published += 1

@@ -1,0 +1,35 @@
+"""The clients a running service owns, created by the lifespan and handed out by dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tixcommon.bus import EventBus, Outbox
+from tixcommon.settings import ServiceSettings
+
+
+@dataclass
+class ServiceContext:
+    settings: ServiceSettings
+    mongo: AsyncMongoClient[Any]
+    database: AsyncDatabase[Any]
+    bus: EventBus | None = None
+    outbox: Outbox | None = None
+
+    def require_outbox(self) -> Outbox:
+        if self.outbox is None:
+            raise RuntimeError(f"{self.settings.service_name} is not configured for events")
+        return self.outbox
+
+
+def get_context(request: Request) -> ServiceContext:
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ServiceContext, Depends(get_context)]

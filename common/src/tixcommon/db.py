@@ -1,0 +1,137 @@
+"""MongoDB: the client, document registration, ids, and versioned records.
+
+Versions follow the events contract: the owner bumps `version` by exactly 1 per change with a
+compare-and-set (beanie's revision id is a random token and cannot express "the next one"), and
+a replica applies a change only when it is exactly the next version.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Self
+
+from beanie import Document, PydanticObjectId, init_beanie
+from bson import ObjectId
+from bson.errors import InvalidId
+from pydantic import AfterValidator
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from tixcommon.errors import BadRequest
+
+
+class VersionConflict(Exception):
+    """Someone else changed the record first; reload and decide again."""
+
+
+def mongo_client(uri: str, *, app_name: str, timeout_ms: int) -> AsyncMongoClient[Any]:
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        appname=app_name,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        uuidRepresentation="standard",
+    )
+
+
+async def init_documents(
+    client: AsyncMongoClient[Any], database: str, models: Sequence[type[Document]]
+) -> None:
+    """Bind the document classes to the database and create their indexes."""
+    await init_beanie(database=client[database], document_models=list(models))
+
+
+def parse_object_id(value: str, field: str = "id") -> PydanticObjectId:
+    """A path or body id, or the contract's 400 naming the field."""
+    try:
+        return PydanticObjectId(value)
+    except (InvalidId, TypeError):
+        raise BadRequest(f"{field} must be a valid id", field=field) from None
+
+
+def _check_object_id(value: str) -> str:
+    if not ObjectId.is_valid(value) or len(value) != 24:
+        raise ValueError("must be a valid id")
+    return value.lower()
+
+
+ObjectIdStr = Annotated[str, AfterValidator(_check_object_id)]
+"""A 24-hex id in a request body, validated like any other field."""
+
+
+class VersionedDocument(Document):
+    """A record owned by this service: every change bumps `version` by exactly one."""
+
+    version: int = 0
+
+    async def compare_and_set(
+        self, changes: Mapping[str, Any], *, session: AsyncClientSession | None = None
+    ) -> None:
+        """Apply `changes` only if nobody changed the record since we read it."""
+        result = await self.get_pymongo_collection().update_one(
+            {"_id": self.id, "version": self.version},
+            {"$set": {**changes, "version": self.version + 1}},
+            session=session,
+        )
+        if result.matched_count != 1:
+            raise VersionConflict(
+                f"{type(self).__name__} {self.id} changed since version {self.version}"
+            )
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.version += 1
+
+
+class ApplyResult(enum.Enum):
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"  # a redelivery or duplicate: ack, change nothing
+    NOT_YET = "not_yet"  # an earlier version is still on its way: retry later
+
+
+class ReplicaDocument(Document):
+    """A local copy of another service's record, fed by its events under the version rule."""
+
+    version: int = 0
+
+    @classmethod
+    async def insert_replica(
+        cls, fields: Mapping[str, Any], *, session: AsyncClientSession | None = None
+    ) -> ApplyResult:
+        """Apply a `*.created` event: a record that already exists makes it a duplicate."""
+        try:
+            await cls.get_pymongo_collection().insert_one(dict(fields), session=session)
+        except DuplicateKeyError:
+            return ApplyResult.ALREADY_APPLIED
+        return ApplyResult.APPLIED
+
+    @classmethod
+    async def apply_version(
+        cls,
+        record_id: ObjectId,
+        version: int,
+        changes: Mapping[str, Any],
+        *,
+        unset: Sequence[str] = (),
+        session: AsyncClientSession | None = None,
+    ) -> ApplyResult:
+        """Apply a change only if it is exactly the next version of the record."""
+        update: dict[str, Any] = {"$set": {**changes, "version": version}}
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        collection = cls.get_pymongo_collection()
+        result = await collection.update_one(
+            {"_id": record_id, "version": version - 1}, update, session=session
+        )
+        if result.matched_count == 1:
+            return ApplyResult.APPLIED
+        current = await collection.find_one({"_id": record_id}, {"version": 1}, session=session)
+        if current is not None and current["version"] >= version:
+            return ApplyResult.ALREADY_APPLIED
+        return ApplyResult.NOT_YET
+
+    @classmethod
+    async def get_by_id(cls, record_id: ObjectId) -> Self | None:
+        return await cls.get(record_id)

@@ -1,0 +1,116 @@
+"""Every way a request can fail, rendered in the contract's one error shape."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import nats.errors
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pymongo.errors import ConnectionFailure
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tixcommon.errors import (
+    AppError,
+    BadRequest,
+    ErrorItem,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    ValidationFailed,
+)
+
+logger = logging.getLogger("tixcommon.errors")
+
+_BODY_NOT_OBJECT = {"model_attributes_type", "dict_type", "model_type"}
+
+# Errors that mean "a dependency is unreachable", not "we have a bug": the request changed
+# nothing and may be retried.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    ConnectionFailure,
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.TimeoutError,
+    nats.errors.ConnectionReconnectingError,
+)
+
+
+def validation_items(errors: Sequence[Any]) -> list[ErrorItem]:
+    items: list[ErrorItem] = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in {"body", "path", "query", "header", "cookie"}:
+            loc = loc[1:]
+        field = ".".join(loc) or None
+        kind = error.get("type", "")
+        if kind == "json_invalid":
+            items.append(ErrorItem(message="Malformed JSON in request body"))
+        elif field is None and kind == "missing":
+            items.append(ErrorItem(message="Request body is required"))
+        elif field is None and kind in _BODY_NOT_OBJECT:
+            items.append(ErrorItem(message="Request body must be a JSON object"))
+        elif kind == "missing":
+            items.append(ErrorItem(message=f"{field} is required", field=field))
+        else:
+            message = str(error.get("msg", "Invalid value")).removeprefix("Value error, ")
+            items.append(ErrorItem(message=message, field=field))
+    # One entry per failing field: the first reason given for each is the clearest.
+    seen: set[str | None] = set()
+    unique = []
+    for item in items:
+        if item.field not in seen:
+            seen.add(item.field)
+            unique.append(item)
+    return unique
+
+
+def render(error: AppError) -> Response:
+    headers = {}
+    if isinstance(error, TooManyRequests) and error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return Response(
+        orjson.dumps(error.body().to_json()),
+        status_code=error.status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_app_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AppError)
+        return render(exc)
+
+    async def on_validation_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return render(ValidationFailed(validation_items(exc.errors())))
+
+    async def on_http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return render(NotFound())
+        if exc.status_code == 405:
+            return render(MethodNotAllowed())
+        if exc.status_code == 400:
+            return render(BadRequest("Malformed request body"))
+        error = AppError(str(exc.detail))
+        error.status_code = exc.status_code
+        return render(error)
+
+    async def on_dependency_down(request: Request, exc: Exception) -> Response:
+        logger.warning(
+            "dependency unavailable",
+            extra={"path": request.url.path, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        return render(ServiceUnavailable())
+
+    app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for error_type in DEPENDENCY_ERRORS:
+        app.add_exception_handler(error_type, on_dependency_down)

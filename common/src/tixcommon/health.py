@@ -1,0 +1,43 @@
+"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: its dependencies do)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from tixcommon.context import Context, ServiceContext
+from tixcommon.errors import ErrorBody, ErrorItem
+
+router = APIRouter(include_in_schema=False)
+_CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def dependency_checks(context: ServiceContext) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(context.database.command("ping"), _CHECK_TIMEOUT_SECONDS)
+        checks["mongo"] = "ok"
+    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        checks["mongo"] = f"unreachable: {type(error).__name__}"
+    if context.bus is not None:
+        checks["nats"] = "ok" if context.bus.is_connected else "unreachable"
+    return checks
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(context: Context) -> dict[str, object] | JSONResponse:
+    checks = await dependency_checks(context)
+    failing = {name: state for name, state in checks.items() if state != "ok"}
+    if failing:
+        body = ErrorBody(
+            errors=[ErrorItem(message=f"{name} {state}") for name, state in failing.items()]
+        )
+        return JSONResponse(body.to_json(), status_code=503)
+    return {"status": "ready", "checks": checks}

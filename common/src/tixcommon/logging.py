@@ -1,0 +1,75 @@
+"""Structured JSON logs, one object per line, with the request and event that caused them.
+
+The context (request id, event subject/id/delivery) lives in a ContextVar so that anything
+logged while handling a request or an event carries it, without passing loggers around.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+_context: ContextVar[dict[str, Any]] = ContextVar("tix_log_context", default={})  # noqa: B039 - never mutated
+
+# Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+def current_request_id() -> str | None:
+    value = _context.get().get("request_id")
+    return str(value) if value is not None else None
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Add fields to every log line written inside the block (and in tasks it starts)."""
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_context.get(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """Send every logger (ours, uvicorn's, the drivers') to stdout as JSON."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Requests are logged once, by our middleware, with their request id.
+    logging.getLogger("uvicorn.access").disabled = True
+    # The NATS client logs every reconnect attempt at error level; our own code reports outages.
+    logging.getLogger("nats.aio.client").setLevel(logging.CRITICAL)

@@ -1,0 +1,162 @@
+"""The edge every request crosses first: request id, path normalisation, body limit, and the last
+line of defence that turns any escaped exception into the contract's error body.
+
+Written as plain ASGI (not BaseHTTPMiddleware) so it neither buffers responses nor breaks
+streaming, and so it wraps even Starlette's own error handling.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tixcommon.errors import AppError, PayloadTooLarge
+from tixcommon.logging import log_context
+
+logger = logging.getLogger("tixcommon.http")
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def normalise_path(path: str) -> str:
+    """Case and a trailing slash never change the answer (the contract), so route on one form."""
+    return path.lower().rstrip("/") or "/"
+
+
+def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1").strip()
+            if _SAFE_REQUEST_ID.match(candidate):
+                return candidate
+    return uuid.uuid4().hex
+
+
+def error_response_parts(error: AppError, request_id: str) -> tuple[Message, Message]:
+    body = orjson.dumps(error.body().to_json())
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    start: Message = {
+        "type": "http.response.start",
+        "status": error.status_code,
+        "headers": headers,
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = incoming_request_id(scope["headers"])
+        path = normalise_path(scope["path"])
+        scope = {**scope, "path": path, "raw_path": path.encode()}
+        state: dict[str, Any] = {"started": False, "status": 500, "too_large": False}
+        began = time.perf_counter()
+
+        declared = _content_length(scope["headers"])
+        with log_context(request_id=request_id):
+            if declared is not None and declared > self.max_body_bytes:
+                # Refused before a byte of the body is read.
+                await self._send_error(send, PayloadTooLarge(), request_id, state)
+                self._log(scope, state, began)
+                return
+
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        state["too_large"] = True
+                        raise PayloadTooLarge()
+                return message
+
+            async def send_with_request_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    if state["too_large"]:
+                        # The framework turned our interruption into its own error; the body was
+                        # refused for its size and the client must hear exactly that.
+                        state["too_large"] = False
+                        await self._send_error(send, PayloadTooLarge(), request_id, state)
+                        state["swallow"] = True
+                        return
+                    state["started"] = True
+                    state["status"] = message["status"]
+                    message = {
+                        **message,
+                        "headers": [
+                            *message.get("headers", []),
+                            (b"x-request-id", request_id.encode()),
+                        ],
+                    }
+                elif state.get("swallow"):
+                    return
+                await send(message)
+
+            try:
+                await self.app(scope, limited_receive, send_with_request_id)
+            except AppError as error:
+                if not state["started"]:
+                    await self._send_error(send, error, request_id, state)
+            except Exception:
+                logger.exception("unhandled error", extra={"method": scope["method"], "path": path})
+                if not state["started"]:
+                    await self._send_error(send, AppError(), request_id, state)
+            finally:
+                self._log(scope, state, began)
+
+    async def _send_error(
+        self, send: Send, error: AppError, request_id: str, state: dict[str, Any]
+    ) -> None:
+        start, body = error_response_parts(error, request_id)
+        state["started"] = True
+        state["status"] = error.status_code
+        await send(start)
+        await send(body)
+
+    @staticmethod
+    def _log(scope: Scope, state: dict[str, Any], began: float) -> None:
+        level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
+        logger.log(
+            level,
+            "request",
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": state["status"],
+                "duration_ms": round((time.perf_counter() - began) * 1000, 2),
+            },
+        )
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,18 @@
+"""Test support shared by every package: real servers, isolation, users, event helpers."""
+
+from tixcommon.testing.events import EventTimeout, stream_messages, wait_for_event, wait_until
+from tixcommon.testing.plugin import SignedInUser, serve_app
+from tixcommon.testing.servers import MongoServer, NatsServer, RedisServer, free_port
+
+__all__ = [
+    "EventTimeout",
+    "MongoServer",
+    "NatsServer",
+    "RedisServer",
+    "SignedInUser",
+    "free_port",
+    "serve_app",
+    "stream_messages",
+    "wait_for_event",
+    "wait_until",
+]

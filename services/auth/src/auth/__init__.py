@@ -1,0 +1,1 @@
+"""TixVibe auth service: accounts and sessions."""

@@ -1,0 +1,72 @@
+"""The auth routes of the HTTP contract. Thin: the account service does the work."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from auth.models import User
+from auth.schemas import CurrentUserOut, SignInRequest, SignUpRequest, UserOut
+from auth.service import AccountService
+from tixcommon.auth import (
+    CurrentUser,
+    SessionCodec,
+    clear_session_cookie,
+    session_codec,
+    set_session_cookie,
+)
+from tixcommon.context import Context
+from tixcommon.ratelimit import client_address
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+def account_service(request: Request) -> AccountService:
+    service: AccountService = request.app.state.accounts
+    return service
+
+
+Accounts = Annotated[AccountService, Depends(account_service)]
+Codec = Annotated[SessionCodec, Depends(session_codec)]
+
+
+def _start_session(
+    request: Request, response: Response, codec: SessionCodec, user: User
+) -> UserOut:
+    token = codec.issue(str(user.id), user.email)
+    set_session_cookie(response, request, token, max_age=codec.lifetime_seconds)
+    return UserOut(id=str(user.id), email=user.email)
+
+
+@router.post("/signup", status_code=status.HTTP_201_CREATED)
+async def sign_up(
+    body: SignUpRequest, request: Request, response: Response, accounts: Accounts, codec: Codec
+) -> UserOut:
+    user = await accounts.sign_up(body.email, body.password)
+    return _start_session(request, response, codec, user)
+
+
+@router.post("/signin")
+async def sign_in(
+    body: SignInRequest,
+    request: Request,
+    response: Response,
+    accounts: Accounts,
+    codec: Codec,
+    context: Context,
+) -> UserOut:
+    address = client_address(request, context.settings.trusted_proxy_hops)
+    user = await accounts.sign_in(body.email, body.password, address)
+    return _start_session(request, response, codec, user)
+
+
+@router.post("/signout")
+async def sign_out(request: Request, response: Response) -> dict[str, str]:
+    clear_session_cookie(response, request)
+    return {}
+
+
+@router.get("/currentuser")
+async def current_user(user: CurrentUser) -> CurrentUserOut:
+    return CurrentUserOut.model_validate({"currentUser": user.model_dump() if user else None})
