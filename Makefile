@@ -39,7 +39,8 @@ lint: install
 # One run per package: every package has its own tests/conftest.py.
 typecheck: install
 	@set -e; for package in $(PACKAGES); do \
-		echo "mypy $$package"; $(VENV)/bin/mypy $$package/src $$package/tests; \
+		echo "mypy $$package"; \
+		MYPYPATH=$$package/src:$$package/tests $(VENV)/bin/mypy $$package/src $$package/tests; \
 	done
 
 pytest: install

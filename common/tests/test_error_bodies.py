@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
 import httpx
 import pytest
 
@@ -51,7 +53,7 @@ async def test_unreachable_dependency_is_503(demo: httpx.AsyncClient) -> None:
 
 
 async def test_validation_failure_lists_each_field(
-    demo: httpx.AsyncClient, make_user: type[SignedInUser]
+    demo: httpx.AsyncClient, make_user: Callable[..., SignedInUser]
 ) -> None:
     user = make_user()
 
@@ -66,7 +68,7 @@ async def test_validation_failure_lists_each_field(
 
 
 async def test_malformed_json_is_400(
-    demo: httpx.AsyncClient, make_user: type[SignedInUser]
+    demo: httpx.AsyncClient, make_user: Callable[..., SignedInUser]
 ) -> None:
     response = await demo.post(
         "/api/demo/echo",
@@ -118,7 +120,7 @@ async def test_declared_oversized_body_is_refused_with_413(demo: httpx.AsyncClie
 
 
 async def test_streamed_oversized_body_is_refused_with_413(demo: httpx.AsyncClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b" " * (64 * 1024)
 

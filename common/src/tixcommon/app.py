@@ -3,6 +3,7 @@ renders every error, one middleware stamps every request."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -103,8 +104,7 @@ def create_app(
         finally:
             # Stop taking events first (finishing the one in hand), then stop publishing, then
             # drain the connection so nothing acked or published is left in a buffer.
-            for runner in runners:
-                await runner.stop()
+            await asyncio.gather(*(runner.stop() for runner in runners))
             if relay is not None:
                 await relay.stop()
             if context.bus is not None:
