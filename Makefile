@@ -10,12 +10,12 @@ VENV   := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-PACKAGES := common $(wildcard services/*)
+PACKAGES := common devtools $(wildcard services/*)
 
 .PHONY: dev test lint typecheck pytest install clean lock
 
 dev: install
-	$(VENV)/bin/python -m tixcommon.devstack
+	$(VENV)/bin/tix dev
 
 test: install lint typecheck pytest
 

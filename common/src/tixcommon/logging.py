@@ -19,7 +19,11 @@ import orjson
 _context: ContextVar[dict[str, Any]] = ContextVar("tix_log_context", default={})  # noqa: B039 - never mutated
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's ANSI copy of the message
+}
 
 
 def current_request_id() -> str | None:

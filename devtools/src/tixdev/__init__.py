@@ -1,0 +1,1 @@
+"""The local TixVibe stack for operators and contributors."""

@@ -1,0 +1,3 @@
+from tixdev.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""What the local stack runs: each service's command, port and readiness address."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", self.module]
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/readyz"
+
+
+def platform_services(base_port: int) -> list[ServiceSpec]:
+    """The services that exist so far, each on its own port above `base_port`."""
+    return [
+        ServiceSpec("auth", "auth", base_port + 1),
+    ]

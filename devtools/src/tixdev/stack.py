@@ -1,0 +1,107 @@
+"""`tix dev`: the whole platform on one machine, on embedded defaults.
+
+Infrastructure (a MongoDB-wire server, NATS JetStream, Redis with append-only persistence) keeps
+its data under `.dev/` so a restart finds it again; any MONGO_URI / NATS_URL / REDIS_URL in the
+environment is used instead of starting our own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tixcommon.testing.servers import ManagedServer, MongoServer, NatsServer, RedisServer
+from tixdev.services import platform_services
+from tixdev.supervisor import SupervisedProcess, prefix, say, wait_ready
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("TIX_DATA_DIR", ".dev")))
+    base_port: int = field(default_factory=lambda: int(os.environ.get("TIX_BASE_PORT", "3000")))
+    ready_timeout: float = 60.0
+
+
+def jwt_key(data_dir: Path) -> str:
+    """JWT_KEY from the environment, else one generated for this machine and kept private."""
+    if key := os.environ.get("JWT_KEY"):
+        return key
+    path = data_dir / "jwt_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def start_infrastructure(config: StackConfig) -> tuple[dict[str, str], list[ManagedServer]]:
+    env: dict[str, str] = {}
+    started: list[ManagedServer] = []
+    wanted: list[tuple[str, ManagedServer]] = [
+        ("MONGO_URI", MongoServer(data_dir=config.data_dir / "mongo")),
+        ("NATS_URL", NatsServer(data_dir=config.data_dir / "nats")),
+        ("REDIS_URL", RedisServer(data_dir=config.data_dir / "redis", append_only=True)),
+    ]
+    for variable, server in wanted:
+        if given := os.environ.get(variable):
+            say(f"{server.name}: using {variable}={given}")
+            env[variable] = given
+            continue
+        server.start()
+        started.append(server)
+        env[variable] = server.url
+        say(f"{server.name}: {server.url} (data in {server.data_dir}, log {server.log_path})")
+    return env, started
+
+
+async def run_stack(config: StackConfig) -> int:
+    infra_env, servers = start_infrastructure(config)
+    specs = platform_services(config.base_port)
+    base_env = {
+        **os.environ,
+        "ENVIRONMENT": os.environ.get("ENVIRONMENT", "dev"),
+        "JWT_KEY": jwt_key(config.data_dir),
+        **infra_env,
+    }
+    width = max(len(spec.name) for spec in specs) + 2
+    processes = [
+        SupervisedProcess(
+            spec,
+            {**base_env, "PORT": str(spec.port), "HOST": "127.0.0.1", **spec.env},
+            prefix(spec.name, index, max(width, 10)),
+        )
+        for index, spec in enumerate(specs)
+    ]
+    tasks = [asyncio.create_task(process.run()) for process in processes]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        ready = await asyncio.gather(
+            *(wait_ready(spec.ready_url, config.ready_timeout) for spec in specs)
+        )
+        for spec, ok in zip(specs, ready, strict=True):
+            if not ok:
+                say(f"{spec.name} did not become ready at {spec.ready_url}")
+        if all(ready):
+            for spec in specs:
+                say(f"{spec.name} ready on http://127.0.0.1:{spec.port}")
+            say("TixVibe is up. Press Ctrl-C to stop.")
+        await stop.wait()
+    finally:
+        say("stopping...")
+        await asyncio.gather(*(process.stop() for process in processes))
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for server in reversed(servers):
+            server.stop()
+        say("stopped")
+    return 0

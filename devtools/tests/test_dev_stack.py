@@ -1,0 +1,78 @@
+"""`tix dev` from the outside, as an operator runs it: starts everything, serves, stops clean."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tixcommon.testing import free_port
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_for_line(process: subprocess.Popen[str], text: str, timeout: float) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"{text!r} not printed within {timeout}s:\n{''.join(seen)}")
+
+
+def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path: Path) -> None:
+    auth_port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"MONGO_URI", "NATS_URL", "REDIS_URL", "JWT_KEY"}
+    }
+    env.update({"TIX_DATA_DIR": str(tmp_path / "data"), "TIX_BASE_PORT": str(auth_port - 1)})
+    with subprocess.Popen(
+        [sys.executable, "-m", "tixdev", "dev"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            _run_and_stop(process, auth_port, tmp_path)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _run_and_stop(process: subprocess.Popen[str], auth_port: int, tmp_path: Path) -> None:
+    output = _wait_for_line(process, "TixVibe is up", timeout=90)
+    assert any(f"auth ready on http://127.0.0.1:{auth_port}" in line for line in output)
+    infra_ports = [int(port) for port in re.findall(r"://127\.0\.0\.1:(\d+)", "".join(output))]
+    assert len(set(infra_ports)) >= 4  # mongo, nats, redis and auth
+
+    signup = httpx.post(
+        f"http://127.0.0.1:{auth_port}/api/users/signup",
+        json={"email": "dev@example.com", "password": "password1"},
+    )
+    assert signup.status_code == 201
+    assert (tmp_path / "data" / "jwt_key").stat().st_mode & 0o777 == 0o600
+
+    process.send_signal(signal.SIGINT)
+    _wait_for_line(process, "stopped", timeout=30)
+    assert process.wait(timeout=10) == 0
+    assert not [port for port in infra_ports if _listening(port)]
