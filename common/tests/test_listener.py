@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import nats.errors
 import orjson
 import pytest
 from bson import ObjectId
@@ -21,6 +22,7 @@ from tixcommon.bus import (
     Outcome,
     Publisher,
 )
+from tixcommon.bus.deadletter import DeadLetters, MaxDeliveriesWatcher
 from tixcommon.db import ApplyResult, ReplicaDocument, init_documents
 from tixcommon.events import TicketCreated, TicketUpdated
 from tixcommon.testing import stream_messages, wait_for_event, wait_until
@@ -305,3 +307,34 @@ async def test_consumer_configuration_is_reapplied_on_start(
     info = await bus.js.consumer_info(bus.stream_name, "svc-ticket-created")
     assert info.config.max_deliver == 7
     assert info.config.ack_wait == 12
+
+
+async def test_event_whose_last_delivery_got_no_answer_is_dead_lettered(bus: EventBus) -> None:
+    # A replica that crashes mid-handler never acks nor naks; JetStream then gives up silently
+    # but for an advisory, which the watcher every runner starts turns into a dead letter.
+    policy = DeliveryPolicy(max_deliver=2, ack_wait_seconds=0.3)
+    runner = ListenerRunner(bus, ScriptedListener(), service="svc", policy=policy)
+    await bus.js.add_consumer(bus.stream_name, runner.consumer_config())
+    watcher = MaxDeliveriesWatcher(
+        bus, DeadLetters(bus, consumer=runner.durable, subject="ticket.created")
+    )
+    await watcher.start()
+    crashing = await bus.js.pull_subscribe_bind(durable=runner.durable, stream=bus.stream_name)
+    event = created()
+    try:
+        await Publisher(bus).publish(event)
+        for _ in range(2):
+            [message] = await crashing.fetch(1, timeout=5)  # delivered, never answered
+            assert orjson.loads(message.data)["id"] == event.id
+        # Replicas keep pulling; JetStream notices the exhausted message on the next pull.
+        with pytest.raises(nats.errors.TimeoutError):
+            await crashing.fetch(1, timeout=1)
+
+        dead = await wait_for_event(bus, "deadletter.ticket.created", lambda p: p["id"] == event.id)
+    finally:
+        await crashing.unsubscribe()
+        await watcher.stop()
+    assert dead["title"] == event.title
+    [letter] = await stream_messages(bus, "deadletter.ticket.created")
+    assert letter.headers["Tix-Deliveries"] == "2"
+    assert "no answer" in letter.headers["Tix-Reason"]

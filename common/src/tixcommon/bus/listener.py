@@ -5,6 +5,8 @@
 - an exception                            -> nak with a growing delay (JetStream redelivers)
 - the last allowed delivery still fails,
   or the payload can never be parsed      -> copied to `deadletter.<subject>`, then terminated
+- the last delivery got no answer at all
+  (a replica crashed or hung)             -> JetStream's advisory makes us copy it there too
 
 Every replica of a service binds the same durable consumer, so each event is handled by exactly
 one replica, and events published while the service is down wait for it. The consumer's
@@ -28,7 +30,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from tixcommon.bus.connection import EventBus
-from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER, Publisher
+from tixcommon.bus.deadletter import DeadLetters, MaxDeliveriesWatcher
+from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER
 from tixcommon.events import Event
 from tixcommon.logging import log_context
 
@@ -93,7 +96,8 @@ class ListenerRunner:
         self.policy = policy
         self.subject = listener.event_type.subject.value
         self.durable = durable_name(service, self.subject)
-        self._publisher = Publisher(bus)
+        self._dead_letters = DeadLetters(bus, consumer=self.durable, subject=self.subject)
+        self._watcher = MaxDeliveriesWatcher(bus, self._dead_letters)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -113,6 +117,7 @@ class ListenerRunner:
     async def start(self) -> None:
         # Creating a consumer that exists updates it to this configuration.
         await self.bus.js.add_consumer(self.bus.stream_name, self.consumer_config())
+        await self._watcher.start()
         subscription = await self.bus.js.pull_subscribe_bind(
             durable=self.durable, stream=self.bus.stream_name
         )
@@ -121,6 +126,7 @@ class ListenerRunner:
     async def stop(self, timeout: float = 10.0) -> None:
         """Finish the message in hand, then stop fetching."""
         self._stopping.set()
+        await self._watcher.stop()
         if self._task is None:
             return
         try:
@@ -197,30 +203,18 @@ class ListenerRunner:
         await self._failed(message, delivery, reason)
 
     async def _dead_letter(self, message: Msg, delivery: Delivery, reason: str) -> None:
-        """Keep the message where an operator can see and replay it, then stop redelivering."""
-        try:
-            await self._publisher.publish_raw(
-                f"deadletter.{self.subject}",
-                message.data,
-                event_id=f"{delivery.event_id}:{self.durable}",
-                request_id=delivery.request_id,
-                extra_headers={
-                    "Tix-Consumer": self.durable,
-                    "Tix-Reason": reason[:1000],
-                    "Tix-Deliveries": str(delivery.attempt),
-                    "Tix-Stream-Sequence": str(delivery.stream_sequence),
-                },
-            )
-        except (nats.errors.Error, OSError):
-            # Leave it unacked: below max_deliver it comes back after ack_wait; on the last
-            # delivery JetStream keeps it in the stream and the log keeps the payload.
-            logger.exception(
-                "dead-lettering failed",
-                extra={"payload": message.data.decode(errors="replace")[:4000]},
-            )
-            return
-        logger.error("event dead-lettered", extra={"reason": reason[:1000]})
-        await self._settle(message.term())
+        stored = await self._dead_letters.set_aside(
+            message.data,
+            event_id=delivery.event_id,
+            request_id=delivery.request_id,
+            reason=reason,
+            deliveries=delivery.attempt,
+            stream_sequence=delivery.stream_sequence,
+        )
+        if stored:
+            await self._settle(message.term())
+        # Otherwise leave it unacked: below max_deliver it comes back after ack_wait; on the last
+        # delivery the max-deliveries watcher sets it aside once the broker answers again.
 
     @staticmethod
     async def _settle(action: Awaitable[None]) -> None:
