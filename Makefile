@@ -42,6 +42,7 @@ typecheck: install
 		echo "mypy $$package"; \
 		MYPYPATH=$$package/src:$$package/tests $(VENV)/bin/mypy $$package/src $$package/tests; \
 	done
+	@echo "mypy tests"; MYPYPATH=tests/flows $(VENV)/bin/mypy tests
 
 pytest: install
 	$(VENV)/bin/pytest --no-skips $(PYTEST_ARGS)

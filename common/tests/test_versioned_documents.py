@@ -18,11 +18,13 @@ async def test_compare_and_set_bumps_version_by_one(gadgets: None) -> None:
     gadget = Gadget(title="a")
     await gadget.insert()
 
-    await gadget.compare_and_set({"title": "b"})
+    changed = await gadget.compare_and_set({"title": "b"})
 
     stored = await Gadget.get(gadget.id)
     assert stored is not None
-    assert (stored.title, stored.version, gadget.version) == ("b", 1, 1)
+    assert (stored.title, stored.version) == ("b", 1)
+    assert (changed.title, changed.version) == ("b", 1)
+    assert (gadget.title, gadget.version) == ("a", 0)
 
 
 async def test_compare_and_set_refuses_a_stale_copy(gadgets: None) -> None:

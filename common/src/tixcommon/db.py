@@ -8,8 +8,8 @@ a replica applies a change only when it is exactly the next version.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Self
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any, Self, TypeVar
 
 from beanie import Document, PydanticObjectId, init_beanie
 from bson import ObjectId
@@ -17,9 +17,10 @@ from bson.errors import InvalidId
 from pydantic import AfterValidator
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from tixcommon.errors import BadRequest
+
+T = TypeVar("T")
 
 
 class VersionConflict(Exception):
@@ -69,8 +70,10 @@ class VersionedDocument(Document):
 
     async def compare_and_set(
         self, changes: Mapping[str, Any], *, session: AsyncClientSession | None = None
-    ) -> None:
-        """Apply `changes` only if nobody changed the record since we read it."""
+    ) -> Self:
+        """Write `changes` as the next version, only if nobody changed the record since this
+        copy was read. Returns the new version; this copy is left as it was, so a transaction
+        the driver retries can call this again on the same copy."""
         result = await self.get_pymongo_collection().update_one(
             {"_id": self.id, "version": self.version},
             {"$set": {**changes, "version": self.version + 1}},
@@ -80,9 +83,19 @@ class VersionedDocument(Document):
             raise VersionConflict(
                 f"{type(self).__name__} {self.id} changed since version {self.version}"
             )
-        for name, value in changes.items():
-            setattr(self, name, value)
-        self.version += 1
+        changed: Self = self.model_copy(update={**changes, "version": self.version + 1})
+        return changed
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = 20) -> T:
+    """Run a read-decide-write step again when a concurrent writer got there first: each try
+    reloads, so its decision is made on the current state."""
+    for _ in range(attempts - 1):
+        try:
+            return await attempt()
+        except VersionConflict:
+            continue
+    return await attempt()
 
 
 class ApplyResult(enum.Enum):
@@ -100,12 +113,17 @@ class ReplicaDocument(Document):
     async def insert_replica(
         cls, fields: Mapping[str, Any], *, session: AsyncClientSession | None = None
     ) -> ApplyResult:
-        """Apply a `*.created` event: a record that already exists makes it a duplicate."""
-        try:
-            await cls.get_pymongo_collection().insert_one(dict(fields), session=session)
-        except DuplicateKeyError:
-            return ApplyResult.ALREADY_APPLIED
-        return ApplyResult.APPLIED
+        """Apply a `*.created` event: a record that already exists makes it a duplicate.
+
+        An upsert rather than an insert: inside a transaction a duplicate-key error would abort
+        the whole transaction, and a duplicate is not an error here."""
+        record = dict(fields)
+        result = await cls.get_pymongo_collection().update_one(
+            {"_id": record.pop("_id")}, {"$setOnInsert": record}, upsert=True, session=session
+        )
+        return (
+            ApplyResult.APPLIED if result.upserted_id is not None else ApplyResult.ALREADY_APPLIED
+        )
 
     @classmethod
     async def apply_version(

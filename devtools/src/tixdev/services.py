@@ -26,4 +26,6 @@ def platform_services(base_port: int) -> list[ServiceSpec]:
     """The services that exist so far, each on its own port above `base_port`."""
     return [
         ServiceSpec("auth", "auth", base_port + 1),
+        ServiceSpec("tickets", "tickets", base_port + 2),
+        ServiceSpec("orders", "orders", base_port + 3),
     ]

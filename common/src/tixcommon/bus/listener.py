@@ -100,6 +100,7 @@ class ListenerRunner:
         self._watcher = MaxDeliveriesWatcher(bus, self._dead_letters)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._handling = False
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -129,14 +130,30 @@ class ListenerRunner:
         await self._watcher.stop()
         if self._task is None:
             return
+        if not self._handling:
+            # Idle in a fetch: nothing in hand to finish, so don't wait for the fetch to expire.
+            self._task.cancel()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except asyncio.CancelledError:
+            pass
         except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self, subscription: nats.js.JetStreamContext.PullSubscription) -> None:
+        try:
+            await self._fetch_and_handle(subscription)
+        finally:
+            # Also when cancelled while idle: a subscription left behind would hold up the
+            # connection's drain at shutdown.
+            with contextlib.suppress(nats.errors.Error, OSError):
+                await subscription.unsubscribe()
+
+    async def _fetch_and_handle(
+        self, subscription: nats.js.JetStreamContext.PullSubscription
+    ) -> None:
         failures = 0
         while not self._stopping.is_set():
             try:
@@ -153,10 +170,12 @@ class ListenerRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), min(0.2 * failures, 5.0))
                 continue
-            for message in messages:
-                await self.process(message)
-        with contextlib.suppress(nats.errors.Error, OSError):
-            await subscription.unsubscribe()
+            self._handling = True
+            try:
+                for message in messages:
+                    await self.process(message)
+            finally:
+                self._handling = False
 
     async def process(self, message: Msg) -> None:
         metadata = message.metadata

@@ -1,6 +1,12 @@
 """Test support shared by every package: real servers, isolation, users, event helpers."""
 
-from tixcommon.testing.events import EventTimeout, stream_messages, wait_for_event, wait_until
+from tixcommon.testing.events import (
+    EventTimeout,
+    consumers_idle,
+    stream_messages,
+    wait_for_event,
+    wait_until,
+)
 from tixcommon.testing.plugin import SignedInUser, serve_app
 from tixcommon.testing.servers import MongoServer, NatsServer, RedisServer, free_port
 
@@ -10,6 +16,7 @@ __all__ = [
     "NatsServer",
     "RedisServer",
     "SignedInUser",
+    "consumers_idle",
     "free_port",
     "serve_app",
     "stream_messages",

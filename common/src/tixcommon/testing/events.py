@@ -80,3 +80,12 @@ async def wait_until(
         if time.monotonic() >= deadline:
             raise EventTimeout(f"{message} not met within {timeout}s")
         await asyncio.sleep(0.01)
+
+
+async def consumers_idle(bus: EventBus, *durables: str) -> bool:
+    """True once each durable consumer has handled (acked or set aside) all it was given."""
+    for durable in durables:
+        info = await bus.js.consumer_info(bus.stream_name, durable)
+        if info.num_pending or info.num_ack_pending:
+            return False
+    return True

@@ -1,0 +1,1 @@
+"""TixVibe orders service: reservations, their deadline, and their outcome."""

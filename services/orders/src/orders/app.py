@@ -1,0 +1,32 @@
+"""The orders service's app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from orders.listeners import (
+    ExpirationCompleteListener,
+    PaymentCreatedListener,
+    TicketCreatedListener,
+    TicketUpdatedListener,
+)
+from orders.models import Order, TicketReplica
+from orders.routes import router
+from orders.settings import OrdersSettings
+from tixcommon.app import create_app as create_service_app
+
+
+def create_app(settings: OrdersSettings) -> FastAPI:
+    return create_service_app(
+        settings,
+        title="TixVibe orders",
+        api_prefix="/api/orders",
+        routers=[router],
+        documents=[Order, TicketReplica],
+        listeners=[
+            TicketCreatedListener,
+            TicketUpdatedListener,
+            ExpirationCompleteListener,
+            PaymentCreatedListener,
+        ],
+    )

@@ -1,0 +1,46 @@
+"""The orders routes of the HTTP contract."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from bson import ObjectId
+from fastapi import Depends, Response, status
+
+from orders.listeners import order_service
+from orders.schemas import OrderIn, OrderOut
+from orders.service import OrderService
+from tixcommon.auth import RequireUser
+from tixcommon.context import Context
+from tixcommon.db import parse_object_id
+from tixcommon.routing import service_router
+
+router = service_router("/api/orders", tags=["orders"])
+
+
+def orders_dependency(context: Context) -> OrderService:
+    return order_service(context)
+
+
+Orders = Annotated[OrderService, Depends(orders_dependency)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def place_order(user: RequireUser, body: OrderIn, orders: Orders) -> OrderOut:
+    return OrderOut.of(await orders.place(user, ObjectId(body.ticket_id)))
+
+
+@router.get("")
+async def list_my_orders(user: RequireUser, orders: Orders) -> list[OrderOut]:
+    return [OrderOut.of(order) for order in await orders.mine(user)]
+
+
+@router.get("/{order_id}")
+async def show_order(order_id: str, user: RequireUser, orders: Orders) -> OrderOut:
+    return OrderOut.of(await orders.get_for(user, parse_object_id(order_id)))
+
+
+@router.delete("/{order_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def cancel_order(order_id: str, user: RequireUser, orders: Orders) -> Response:
+    await orders.cancel_by_buyer(user, parse_object_id(order_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,50 @@
+"""The request and response bodies of the orders routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic.alias_generators import to_camel
+
+from orders.models import Order
+from tixcommon.db import ObjectIdStr
+from tixcommon.events import OrderStatus
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    ticket_id: ObjectIdStr
+
+
+class TicketOut(BaseModel):
+    id: str
+    title: str
+    price: float
+
+
+class OrderOut(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    id: str
+    user_id: str
+    status: OrderStatus
+    expires_at: datetime
+    version: int
+    ticket: TicketOut
+
+    @field_serializer("expires_at")
+    def _iso_utc(self, value: datetime) -> str:
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    @classmethod
+    def of(cls, order: Order) -> OrderOut:
+        return cls(
+            id=str(order.id),
+            user_id=order.user_id,
+            status=order.status,
+            expires_at=order.expires_at,
+            version=order.version,
+            ticket=TicketOut(**order.ticket.model_dump()),
+        )

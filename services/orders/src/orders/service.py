@@ -1,0 +1,151 @@
+"""An order's life: created, then complete or cancelled; every step stored with its event.
+
+Transitions are guarded here, in one place: a complete order cannot be cancelled, a cancelled
+one cannot be completed, and each writes the next version only if nobody moved first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from orders.models import Order, OrderedTicket, TicketReplica
+from tixcommon.auth import UserClaims
+from tixcommon.bus import Outbox, Transaction
+from tixcommon.db import retry_on_conflict
+from tixcommon.errors import BadRequest, NotAuthorized, NotFound
+from tixcommon.events import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderStatus,
+    PaymentCreated,
+    TicketPrice,
+    TicketRef,
+)
+
+LIVE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+def _to_milliseconds(moment: datetime) -> datetime:
+    """MongoDB keeps milliseconds: the event, the stored order and the API must agree."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+@dataclass
+class OrderService:
+    outbox: Outbox
+    expiration_window: timedelta
+
+    async def place(self, buyer: UserClaims, ticket_id: ObjectId) -> Order:
+        ticket = await TicketReplica.get(ticket_id)
+        if ticket is None:
+            raise NotFound()
+        order = Order(
+            user_id=buyer.id,
+            status=OrderStatus.CREATED,
+            expires_at=_to_milliseconds(datetime.now(UTC) + self.expiration_window),
+            ticket=OrderedTicket(id=str(ticket.id), title=ticket.title, price=ticket.price),
+        )
+
+        async def work(tx: Transaction) -> None:
+            # The unique partial index on live holders is the reservation: of any number of
+            # concurrent inserts for one ticket, exactly one commits.
+            await order.insert(session=tx.session)
+            tx.publish(
+                OrderCreated(
+                    id=str(order.id),
+                    version=order.version,
+                    status=order.status,
+                    user_id=order.user_id,
+                    expires_at=order.expires_at,
+                    ticket=TicketPrice(id=order.ticket.id, price=order.ticket.price),
+                )
+            )
+
+        try:
+            await self.outbox.run(work)
+        except DuplicateKeyError:
+            raise BadRequest("Ticket is already reserved", field="ticketId") from None
+        return order
+
+    async def mine(self, buyer: UserClaims) -> list[Order]:
+        return await Order.find(Order.user_id == buyer.id).sort("_id").to_list()
+
+    async def get_for(self, buyer: UserClaims, order_id: ObjectId) -> Order:
+        order = await Order.get(order_id)
+        if order is None:
+            raise NotFound()
+        if order.user_id != buyer.id:
+            raise NotAuthorized()
+        return order
+
+    async def cancel_by_buyer(self, buyer: UserClaims, order_id: ObjectId) -> None:
+        async def attempt() -> None:
+            order = await self.get_for(buyer, order_id)
+            if order.status is OrderStatus.COMPLETE:
+                raise BadRequest("Cannot cancel a completed order")
+            if order.status is OrderStatus.CANCELLED:
+                return  # cancelling twice is harmless
+            await self._cancel(order)
+
+        await retry_on_conflict(attempt)
+
+    async def expire(self, order_id: ObjectId) -> None:
+        """The reservation's time is up: cancel unless it was paid (or cancelled) meanwhile."""
+
+        async def attempt() -> None:
+            order = await Order.get(order_id)
+            if order is None:
+                raise OrderNotFound(f"expiration for unknown order {order_id}")
+            if order.status in LIVE_STATUSES:
+                await self._cancel(order)
+
+        await retry_on_conflict(attempt)
+
+    async def complete(self, payment: PaymentCreated) -> None:
+        """A payment was made. A cancelled order is not revived: payments refunds that charge
+        when it hears of the cancel."""
+
+        async def attempt() -> None:
+            order = await Order.get(ObjectId(payment.order_id))
+            if order is None:
+                raise OrderNotFound(f"payment for unknown order {payment.order_id}")
+            if order.status not in LIVE_STATUSES:
+                return
+
+            async def work(tx: Transaction) -> None:
+                done = await order.compare_and_set(
+                    {"status": OrderStatus.COMPLETE}, session=tx.session
+                )
+                tx.publish(
+                    OrderCompleted(
+                        id=str(done.id), version=done.version, ticket=TicketRef(id=done.ticket.id)
+                    )
+                )
+
+            await self.outbox.run(work)
+
+        await retry_on_conflict(attempt)
+
+    async def _cancel(self, order: Order) -> None:
+        async def work(tx: Transaction) -> None:
+            cancelled = await order.compare_and_set(
+                {"status": OrderStatus.CANCELLED, "holds_ticket": False}, session=tx.session
+            )
+            tx.publish(
+                OrderCancelled(
+                    id=str(cancelled.id),
+                    version=cancelled.version,
+                    ticket=TicketRef(id=cancelled.ticket.id),
+                )
+            )
+
+        await self.outbox.run(work)

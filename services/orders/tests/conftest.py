@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from bson import ObjectId
+
+from orders.app import create_app
+from orders.settings import OrdersSettings
+from tixcommon.bus import EventBus, Publisher
+from tixcommon.events import TicketCreated
+from tixcommon.settings import load_settings
+from tixcommon.testing import SignedInUser, serve_app, wait_until
+
+
+@pytest.fixture
+async def client(
+    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.setenv("EXPIRATION_WINDOW_SECONDS", "60")
+    async with serve_app(create_app(load_settings(OrdersSettings))) as http:
+        yield http
+
+
+@pytest.fixture
+def publish(bus: EventBus) -> Publisher:
+    return Publisher(bus)
+
+
+@pytest.fixture
+def buyer(make_user: Callable[..., SignedInUser]) -> SignedInUser:
+    return make_user()
+
+
+@pytest.fixture
+def list_ticket(
+    client: httpx.AsyncClient, publish: Publisher
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """A ticket listed in the tickets service, as orders learns of it: by its event."""
+
+    async def listed(title: str = "Concert", price: float = 20) -> dict[str, Any]:
+        event = TicketCreated(
+            id=str(ObjectId()), version=0, title=title, price=price, user_id="e" * 24
+        )
+        await publish.publish(event)
+        await wait_until(lambda: _orderable(client, event.id), message="ticket replicated")
+        return event.model_dump(by_alias=True)
+
+    return listed
+
+
+async def _orderable(client: httpx.AsyncClient, ticket_id: str) -> bool:
+    from orders.models import TicketReplica
+
+    return await TicketReplica.get(ObjectId(ticket_id)) is not None

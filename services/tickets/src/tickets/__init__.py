@@ -1,0 +1,1 @@
+"""TixVibe tickets service: what is for sale, and who has reserved it."""

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pymongo import IndexModel
+
+from tixcommon.db import ReplicaDocument, VersionedDocument
+from tixcommon.events import OrderStatus
+
+
+class Ticket(VersionedDocument):
+    """A listing, owned here. `order_id` is set while an order reserves it."""
+
+    title: str
+    price: float
+    user_id: str
+    order_id: str | None = None
+
+    class Settings:
+        name = "tickets"
+        indexes = [IndexModel([("order_id", 1), ("_id", 1)], name="unreserved_listing")]
+
+
+class OrderReplica(ReplicaDocument):
+    """What tickets knows of an order: enough to tell a late cancel from an early one."""
+
+    ticket_id: str
+    status: OrderStatus
+
+    class Settings:
+        name = "orders"

@@ -1,0 +1,45 @@
+"""The tickets routes of the HTTP contract."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, status
+
+from tickets.schemas import TicketIn, TicketOut
+from tickets.service import TicketService
+from tixcommon.auth import RequireUser
+from tixcommon.context import Context
+from tixcommon.db import parse_object_id
+from tixcommon.routing import service_router
+
+router = service_router("/api/tickets", tags=["tickets"])
+
+
+def ticket_service(context: Context) -> TicketService:
+    return TicketService(context.require_outbox())
+
+
+Tickets = Annotated[TicketService, Depends(ticket_service)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model_exclude_none=True)
+async def create_ticket(user: RequireUser, body: TicketIn, tickets: Tickets) -> TicketOut:
+    return TicketOut.of(await tickets.create(user, body))
+
+
+@router.get("", response_model_exclude_none=True)
+async def list_tickets(tickets: Tickets) -> list[TicketOut]:
+    return [TicketOut.of(ticket) for ticket in await tickets.list_for_sale()]
+
+
+@router.get("/{ticket_id}", response_model_exclude_none=True)
+async def show_ticket(ticket_id: str, tickets: Tickets) -> TicketOut:
+    return TicketOut.of(await tickets.get(parse_object_id(ticket_id)))
+
+
+@router.put("/{ticket_id}", response_model_exclude_none=True)
+async def update_ticket(
+    ticket_id: str, user: RequireUser, body: TicketIn, tickets: Tickets
+) -> TicketOut:
+    return TicketOut.of(await tickets.update(parse_object_id(ticket_id), user, body))

@@ -1,0 +1,67 @@
+"""The request and response bodies of the tickets routes."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from tickets.models import Ticket
+
+TITLE_MAX = 200
+PRICE_MAX = 1_000_000
+
+
+def _title(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("Title is required")
+    if len(value) > TITLE_MAX:
+        raise ValueError(f"Title must be at most {TITLE_MAX} characters")
+    return value
+
+
+def _price(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("Price must be a number")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        raise ValueError("Price must be a number") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError("Price must be greater than 0")
+    if number > PRICE_MAX:
+        raise ValueError(f"Price must be at most {PRICE_MAX}")
+    # Prices are money: kept in whole cents.
+    return round(number, 2)
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: Annotated[str, AfterValidator(_title)]
+    price: Annotated[float, BeforeValidator(_price)]
+
+
+class TicketOut(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    id: str
+    title: str
+    price: float
+    user_id: str
+    version: int
+    order_id: str | None = None
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketOut:
+        return cls(
+            id=str(ticket.id),
+            title=ticket.title,
+            price=ticket.price,
+            user_id=ticket.user_id,
+            version=ticket.version,
+            order_id=ticket.order_id,
+        )
