@@ -12,12 +12,15 @@ export UV_PYTHON := $(PYTHON)
 
 PACKAGES := common devtools $(wildcard services/*)
 
-.PHONY: dev test lint typecheck pytest install clean lock
+.PHONY: dev test bench lint typecheck pytest install clean lock
 
 dev: install
 	$(VENV)/bin/tix dev
 
 test: install lint typecheck pytest
+
+bench: install
+	$(VENV)/bin/python -m bench.tickets_orders
 
 install: $(VENV)/.synced
 
@@ -43,6 +46,7 @@ typecheck: install
 		MYPYPATH=$$package/src:$$package/tests $(VENV)/bin/mypy $$package/src $$package/tests; \
 	done
 	@echo "mypy tests"; MYPYPATH=tests/flows $(VENV)/bin/mypy tests
+	@echo "mypy bench"; $(VENV)/bin/mypy bench
 
 pytest: install
 	$(VENV)/bin/pytest --no-skips $(PYTEST_ARGS)

@@ -27,6 +27,7 @@ from tixcommon.events import (
     TicketRef,
 )
 
+ALREADY_RESERVED = "Ticket is already reserved"
 LIVE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
 
 
@@ -48,6 +49,10 @@ class OrderService:
         ticket = await TicketReplica.get(ticket_id)
         if ticket is None:
             raise NotFound()
+        # A cheap early "no" for the losers of a race once the winner has committed; the index
+        # below, not this read, is what makes the reservation atomic.
+        if await Order.find_one({"ticket.id": str(ticket_id), "holds_ticket": True}) is not None:
+            raise BadRequest(ALREADY_RESERVED, field="ticketId")
         order = Order(
             user_id=buyer.id,
             status=OrderStatus.CREATED,
@@ -73,7 +78,7 @@ class OrderService:
         try:
             await self.outbox.run(work)
         except DuplicateKeyError:
-            raise BadRequest("Ticket is already reserved", field="ticketId") from None
+            raise BadRequest(ALREADY_RESERVED, field="ticketId") from None
         return order
 
     async def mine(self, buyer: UserClaims) -> list[Order]:

@@ -1,0 +1,80 @@
+"""The services under measurement, run as in production: separate uvicorn processes on real
+servers started on free ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tixcommon.auth import SessionCodec
+from tixcommon.testing import MongoServer, NatsServer, free_port
+
+
+class RunningService:
+    def __init__(self, name: str, port: int, process: subprocess.Popen[bytes]) -> None:
+        self.name = name
+        self.port = port
+        self.process = process
+
+
+def _wait_ready(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"service on {port} not ready")
+
+
+@dataclass
+class Stack:
+    ports: dict[str, int]
+    codec: SessionCodec
+    mongo_url: str
+
+
+@contextlib.contextmanager
+def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
+    """Start the real servers and the named services (each with its own database)."""
+    key = secrets.token_urlsafe(48)
+    with NatsServer() as nats, MongoServer(in_memory=True) as mongo:
+        started: list[RunningService] = []
+        try:
+            for name in names:
+                port = free_port()
+                env = {
+                    **os.environ,
+                    "ENVIRONMENT": "dev",
+                    "JWT_KEY": key,
+                    "MONGO_URI": mongo.url,
+                    "NATS_URL": nats.url,
+                    "HOST": "127.0.0.1",
+                    "PORT": str(port),
+                    "LOG_LEVEL": "WARNING",
+                }
+                log = (log_dir / f"{name}.log").open("wb")
+                process = subprocess.Popen(  # noqa: S603 - our own service
+                    [sys.executable, "-m", name],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+                started.append(RunningService(name, port, process))
+            for service in started:
+                _wait_ready(service.port)
+            yield Stack({s.name: s.port for s in started}, SessionCodec(key, 3600), mongo.url)
+        finally:
+            for service in started:
+                service.process.terminate()
+            for service in started:
+                service.process.wait(timeout=30)

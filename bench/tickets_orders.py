@@ -1,0 +1,114 @@
+"""Tickets and orders under load: contention and event propagation.
+
+Prints: orders placed per second while 100 buyers race for each ticket, the time for a race to
+settle (exactly one winner required), and p50/p99 of "POST /api/tickets returned" to "the orders
+service accepts an order for it" (outbox -> JetStream -> orders' replica).
+
+    .venv/bin/python -m bench.tickets_orders [--rounds 10] [--buyers 100] [--tickets 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+
+from bench.rawhttp import Connection
+from bench.stack import Stack, running_services
+from tixcommon.auth import SessionCodec
+from tixcommon.testing import wait_until
+
+
+def cookie(codec: SessionCodec) -> dict[str, str]:
+    user = uuid.uuid4().hex[:24]
+    return {"Cookie": f"session={codec.issue(user, f'{user}@bench.test')}"}
+
+
+async def list_ticket(conn: Connection, seller: dict[str, str]) -> str:
+    reply = await conn.request("POST", "/api/tickets", {"title": "bench", "price": 10}, seller)
+    assert reply.status == 201, reply.body
+    ticket_id = reply.json()["id"]  # type: ignore[index]
+    return str(ticket_id)
+
+
+async def contention(stack: Stack, rounds: int, buyers: int) -> None:
+    seller = cookie(stack.codec)
+    tickets_conn = Connection("127.0.0.1", stack.ports["tickets"])
+    buyer_conns = [Connection("127.0.0.1", stack.ports["orders"]) for _ in range(buyers)]
+    buyer_cookies = [cookie(stack.codec) for _ in range(buyers)]
+    replicas = AsyncMongoClient[Any](stack.mongo_url)["orders"]["tickets"]
+    settle_times = []
+    for _ in range(rounds):
+        ticket_id = await list_ticket(tickets_conn, seller)
+        query = {"_id": ObjectId(ticket_id)}
+        await wait_until(partial(replicas.find_one, query), message="replicated")
+        started = time.perf_counter()
+        replies = await asyncio.gather(
+            *(
+                conn.request("POST", "/api/orders", {"ticketId": ticket_id}, who)
+                for conn, who in zip(buyer_conns, buyer_cookies, strict=True)
+            )
+        )
+        settle_times.append(time.perf_counter() - started)
+        winners = sum(reply.status == 201 for reply in replies)
+        assert winners == 1, f"{winners} winners"
+        assert all(reply.status in (201, 400) for reply in replies)
+    for conn in (tickets_conn, *buyer_conns):
+        await conn.close()
+    busy = sum(settle_times)
+    print(f"contention: {rounds} rounds x {buyers} buyers, exactly 1 winner every round")  # noqa: T201
+    print(  # noqa: T201
+        f"  order requests/s under contention: {rounds * buyers / busy:6.0f}\n"
+        f"  race settle time: p50 {statistics.median(settle_times) * 1000:7.1f} ms"
+        f"   max {max(settle_times) * 1000:7.1f} ms"
+    )
+
+
+async def propagation(stack: Stack, count: int) -> None:
+    seller, buyer = cookie(stack.codec), cookie(stack.codec)
+    tickets_conn = Connection("127.0.0.1", stack.ports["tickets"])
+    orders_conn = Connection("127.0.0.1", stack.ports["orders"])
+    latencies = []
+    for _ in range(count):
+        ticket_id = await list_ticket(tickets_conn, seller)
+        listed = time.perf_counter()
+        while True:
+            reply = await orders_conn.request("POST", "/api/orders", {"ticketId": ticket_id}, buyer)
+            if reply.status == 201:
+                break
+            assert reply.status == 404, reply.body
+        latencies.append(time.perf_counter() - listed)
+    await tickets_conn.close()
+    await orders_conn.close()
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"propagation: ticket listed -> orderable in orders, {count} tickets")  # noqa: T201
+    print(  # noqa: T201
+        f"  p50 {statistics.median(latencies) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        running_services("tickets", "orders", log_dir=Path(logs)) as stack,
+    ):
+        await propagation(stack, args.tickets)
+        await contention(stack, args.rounds, args.buyers)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--buyers", type=int, default=100)
+    parser.add_argument("--tickets", type=int, default=200)
+    asyncio.run(main(parser.parse_args()))
