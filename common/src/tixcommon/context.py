@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -20,6 +20,8 @@ class ServiceContext:
     database: AsyncDatabase[Any]
     bus: EventBus | None = None
     outbox: Outbox | None = None
+    # The service's own clients (Stripe, Redis, ...), created by its setup hook.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def require_outbox(self) -> Outbox:
         if self.outbox is None:

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from tixcommon.context import Context, ServiceContext
 from tixcommon.errors import ErrorBody, ErrorItem
 
 router = APIRouter(include_in_schema=False)
+
+ReadinessCheck = Callable[[ServiceContext], Awaitable[bool]]
+"""A service's own dependency check: True when it answers."""
 _CHECK_TIMEOUT_SECONDS = 2.0
 
 
-async def dependency_checks(context: ServiceContext) -> dict[str, str]:
+async def dependency_checks(
+    context: ServiceContext, extra: dict[str, ReadinessCheck] | None = None
+) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
         await asyncio.wait_for(context.database.command("ping"), _CHECK_TIMEOUT_SECONDS)
@@ -23,6 +29,12 @@ async def dependency_checks(context: ServiceContext) -> dict[str, str]:
         checks["mongo"] = f"unreachable: {type(error).__name__}"
     if context.bus is not None:
         checks["nats"] = "ok" if context.bus.is_connected else "unreachable"
+    for name, check in (extra or {}).items():
+        try:
+            ok = await asyncio.wait_for(check(context), _CHECK_TIMEOUT_SECONDS)
+            checks[name] = "ok" if ok else "unavailable"
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+            checks[name] = f"unreachable: {type(error).__name__}"
     return checks
 
 
@@ -32,8 +44,8 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(context: Context) -> dict[str, object] | JSONResponse:
-    checks = await dependency_checks(context)
+async def readyz(context: Context, request: Request) -> dict[str, object] | JSONResponse:
+    checks = await dependency_checks(context, request.app.state.readiness_checks)
     failing = {name: state for name, state in checks.items() if state != "ok"}
     if failing:
         body = ErrorBody(

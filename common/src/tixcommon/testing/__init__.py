@@ -8,7 +8,13 @@ from tixcommon.testing.events import (
     wait_until,
 )
 from tixcommon.testing.plugin import SignedInUser, serve_app
-from tixcommon.testing.servers import MongoServer, NatsServer, RedisServer, free_port
+from tixcommon.testing.servers import (
+    MongoServer,
+    NatsServer,
+    RedisServer,
+    StripeServer,
+    free_port,
+)
 
 __all__ = [
     "EventTimeout",
@@ -16,6 +22,7 @@ __all__ = [
     "NatsServer",
     "RedisServer",
     "SignedInUser",
+    "StripeServer",
     "consumers_idle",
     "free_port",
     "serve_app",

@@ -21,7 +21,7 @@ from pymongo import AsyncMongoClient
 
 from tixcommon.auth import SESSION_COOKIE, SessionCodec
 from tixcommon.bus import EventBus
-from tixcommon.testing.servers import MongoServer, NatsServer, RedisServer
+from tixcommon.testing.servers import MongoServer, NatsServer, RedisServer, StripeServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,6 +71,12 @@ def mongo_server() -> Iterator[MongoServer]:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     with RedisServer(append_only=False) as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture(scope="session")
+def stripe_server() -> Iterator[StripeServer]:
+    with StripeServer() as server:
         yield server  # type: ignore[misc]
 
 

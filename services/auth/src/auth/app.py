@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 from fastapi import FastAPI
 
 from auth.models import User
@@ -14,7 +16,7 @@ from tixcommon.ratelimit import AttemptLimiter
 
 
 def create_app(settings: AuthSettings) -> FastAPI:
-    async def setup(app: FastAPI, context: ServiceContext) -> None:
+    async def setup(app: FastAPI, context: ServiceContext, _: AsyncExitStack) -> None:
         attempts = context.database["signin_attempts"]
         email_limiter = AttemptLimiter(
             attempts,

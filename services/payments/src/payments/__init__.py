@@ -1,0 +1,1 @@
+"""TixVibe payments service: card payments through Stripe, never twice, refunded if too late."""

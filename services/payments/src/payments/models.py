@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from beanie import Document
+from pydantic import Field
+from pymongo import IndexModel
+
+from tixcommon.db import ReplicaDocument
+from tixcommon.events import OrderStatus
+
+
+class OrderReplica(ReplicaDocument):
+    """The orders service's order, as its events describe it."""
+
+    user_id: str
+    status: OrderStatus
+    price: float
+
+    class Settings:
+        name = "orders"
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "pending"  # claimed: a request is charging the card right now
+    SUCCEEDED = "succeeded"
+
+
+class Payment(Document):
+    order_id: str
+    status: PaymentStatus
+    amount_cents: int
+    stripe_id: str | None = None
+    refund_id: str | None = None
+    refunded_at: datetime | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    class Settings:
+        name = "payments"
+        # One payment per order, whatever races: the claim is this index.
+        indexes = [IndexModel("order_id", unique=True, name="one_payment_per_order")]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from bson import ObjectId
+
+from payments.app import create_app
+from payments.models import OrderReplica
+from payments.settings import PaymentsSettings
+from tixcommon.bus import EventBus, Publisher
+from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
+from tixcommon.settings import load_settings
+from tixcommon.testing import SignedInUser, StripeServer, serve_app, wait_until
+
+KnownOrder = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def payments_env(
+    service_env: dict[str, str], stripe_server: StripeServer, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    env = {
+        "STRIPE_KEY": f"sk_test_{secrets.token_hex(12)}",
+        "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
+        "STRIPE_API_BASE": stripe_server.url,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return {**service_env, **env}
+
+
+@pytest.fixture
+async def client(payments_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_app(create_app(load_settings(PaymentsSettings))) as http:
+        yield http
+
+
+@pytest.fixture
+def stripe_api(stripe_server: StripeServer) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        "sk_test_inspector", base_addresses={"api": stripe_server.url}, max_network_retries=0
+    )
+
+
+@pytest.fixture
+def publish(bus: EventBus) -> Publisher:
+    return Publisher(bus)
+
+
+@pytest.fixture
+def buyer(make_user: Callable[..., SignedInUser]) -> SignedInUser:
+    return make_user()
+
+
+@pytest.fixture
+def known_order(publish: Publisher) -> KnownOrder:
+    """An order placed in the orders service, as payments learns of it: by its event (a
+    payments app must be running to hear it)."""
+
+    async def order(buyer: SignedInUser, price: float = 20) -> dict[str, Any]:
+        event = OrderCreated(
+            id=str(ObjectId()),
+            version=0,
+            status=OrderStatus.CREATED,
+            user_id=buyer.id,
+            expires_at=datetime.now(UTC) + timedelta(minutes=15),
+            ticket=TicketPrice(id=str(ObjectId()), price=price),
+        )
+        await publish.publish(event)
+
+        async def replicated() -> bool:
+            return await OrderReplica.get(ObjectId(event.id)) is not None
+
+        await wait_until(replicated, message="order replicated")
+        return event.model_dump(mode="json", by_alias=True)
+
+    return order

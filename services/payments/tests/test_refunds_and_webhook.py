@@ -1,0 +1,239 @@
+"""Payments that land too late are refunded; payments Stripe confirms outside our request are
+recorded from its webhook, once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import orjson
+import stripe
+from bson import ObjectId
+
+from payments.models import OrderReplica, Payment
+from tixcommon.bus import EventBus, Publisher
+from tixcommon.events import OrderCancelled, OrderCompleted, TicketRef
+from tixcommon.testing import (
+    SignedInUser,
+    consumers_idle,
+    stream_messages,
+    wait_for_event,
+    wait_until,
+)
+
+WEBHOOK = "/api/payments/webhook"
+KnownOrder = Callable[..., Awaitable[dict[str, Any]]]
+
+
+def cancelled(order: dict[str, Any]) -> OrderCancelled:
+    return OrderCancelled(id=order["id"], version=1, ticket=TicketRef(id=order["ticket"]["id"]))
+
+
+def signed(payload: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """The Stripe-Signature header Stripe sends with a webhook."""
+    moment = timestamp or int(time.time())
+    digest = hmac.new(secret.encode(), f"{moment}.".encode() + payload, hashlib.sha256)
+    return {"Stripe-Signature": f"t={moment},v1={digest.hexdigest()}"}
+
+
+def intent_succeeded(intent: Any) -> bytes:
+    return orjson.dumps(
+        {
+            "id": f"evt_{intent.id}",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "data": {"object": intent.to_dict()},
+        }
+    )
+
+
+def charge_outside_a_request(stripe_api: stripe.StripeClient, order: dict[str, Any]) -> Any:
+    intent = stripe_api.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "metadata": {"orderId": order["id"]},
+        }
+    )
+    return stripe_api.v1.payment_intents.confirm(intent.id)
+
+
+def refunds_of(stripe_api: stripe.StripeClient, intent_id: str) -> list[Any]:
+    return [
+        refund
+        for refund in stripe_api.v1.refunds.list(params={"limit": 100}).data
+        if refund.payment_intent == intent_id
+    ]
+
+
+async def test_cancel_after_payment_refunds_it_once(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    publish: Publisher,
+    bus: EventBus,
+    stripe_api: stripe.StripeClient,
+) -> None:
+    order = await known_order(buyer)
+    paid = await client.post(
+        "/api/payments",
+        json={"orderId": order["id"], "token": "pm_card_visa"},
+        headers=buyer.headers,
+    )
+    assert paid.status_code == 201
+
+    await publish.publish(cancelled(order))
+    await publish.publish(cancelled(order))  # redelivered
+
+    async def refunded() -> bool:
+        payment = await Payment.find_one(Payment.order_id == order["id"])
+        return payment is not None and payment.refund_id is not None
+
+    await wait_until(refunded, message="refund recorded")
+    await wait_until(lambda: consumers_idle(bus, "payments-order-cancelled"), message="settled")
+    payment = await Payment.find_one(Payment.order_id == order["id"])
+    assert payment is not None
+    assert payment.stripe_id is not None
+    [refund] = refunds_of(stripe_api, payment.stripe_id)
+    assert (refund.id, refund.amount) == (payment.refund_id, 2000)
+
+
+async def test_webhook_rejects_bad_or_missing_signatures(
+    client: httpx.AsyncClient, payments_env: dict[str, str]
+) -> None:
+    payload = b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {}}}'
+
+    missing = await client.post(WEBHOOK, content=payload)
+    forged = await client.post(WEBHOOK, content=payload, headers=signed(payload, "whsec_wrong"))
+    stale = await client.post(
+        WEBHOOK,
+        content=payload,
+        headers=signed(payload, payments_env["STRIPE_WEBHOOK_SECRET"], int(time.time()) - 3600),
+    )
+
+    for response in (missing, forged, stale):
+        assert (response.status_code, response.json()) == (
+            400,
+            {"errors": [{"message": "Invalid webhook signature"}]},
+        )
+
+
+async def test_payment_confirmed_outside_a_request_is_recorded_once_from_the_webhook(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    payments_env: dict[str, str],
+    stripe_api: stripe.StripeClient,
+    bus: EventBus,
+) -> None:
+    order = await known_order(buyer)
+    intent = charge_outside_a_request(stripe_api, order)
+    payload = intent_succeeded(intent)
+    headers = signed(payload, payments_env["STRIPE_WEBHOOK_SECRET"])
+
+    first = await client.post(WEBHOOK, content=payload, headers=headers)
+    again = await client.post(WEBHOOK, content=payload, headers=headers)
+
+    assert (first.status_code, first.json()) == (200, {"received": True})
+    assert again.status_code == 200
+    event = await wait_for_event(bus, "payment.created", lambda e: e["orderId"] == order["id"])
+    assert event["stripeId"] == intent.id
+    assert len(await stream_messages(bus, "payment.created")) == 1
+    retry = await client.post(
+        "/api/payments",
+        json={"orderId": order["id"], "token": "pm_card_visa"},
+        headers=buyer.headers,
+    )
+    assert retry.json() == {"errors": [{"message": "Order is already paid"}]}
+
+
+async def test_webhook_completes_a_claim_left_pending_by_a_crashed_request(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    payments_env: dict[str, str],
+    stripe_api: stripe.StripeClient,
+    bus: EventBus,
+) -> None:
+    order = await known_order(buyer)
+    # The request claimed the order and charged the card, then died before recording it.
+    await Payment(order_id=order["id"], status="pending", amount_cents=2000).insert()
+    intent = charge_outside_a_request(stripe_api, order)
+    payload = intent_succeeded(intent)
+
+    response = await client.post(
+        WEBHOOK, content=payload, headers=signed(payload, payments_env["STRIPE_WEBHOOK_SECRET"])
+    )
+
+    assert response.status_code == 200
+    await wait_for_event(bus, "payment.created", lambda e: e["orderId"] == order["id"])
+    payment = await Payment.find_one(Payment.order_id == order["id"])
+    assert payment is not None
+    assert (payment.status.value, payment.stripe_id) == ("succeeded", intent.id)
+
+
+async def test_payment_landing_after_the_order_was_cancelled_is_refunded_not_announced(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    payments_env: dict[str, str],
+    stripe_api: stripe.StripeClient,
+    publish: Publisher,
+    bus: EventBus,
+) -> None:
+    order = await known_order(buyer)
+    await publish.publish(cancelled(order))
+
+    async def replica_cancelled() -> bool:
+        replica = await OrderReplica.get(ObjectId(order["id"]))
+        return replica is not None and replica.status.value == "cancelled"
+
+    await wait_until(replica_cancelled, message="cancel replicated")
+    intent = charge_outside_a_request(stripe_api, order)
+    payload = intent_succeeded(intent)
+
+    response = await client.post(
+        WEBHOOK, content=payload, headers=signed(payload, payments_env["STRIPE_WEBHOOK_SECRET"])
+    )
+
+    assert response.status_code == 200
+    [refund] = refunds_of(stripe_api, intent.id)
+    payment = await Payment.find_one(Payment.order_id == order["id"])
+    assert payment is not None
+    assert payment.refund_id == refund.id
+    assert await stream_messages(bus, "payment.created") == []
+
+
+async def test_order_events_out_of_order_converge(
+    client: httpx.AsyncClient, buyer: SignedInUser, publish: Publisher
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
+
+    order_id, ticket_id = str(ObjectId()), str(ObjectId())
+    await publish.publish(OrderCompleted(id=order_id, version=1, ticket=TicketRef(id=ticket_id)))
+    await publish.publish(
+        OrderCreated(
+            id=order_id,
+            version=0,
+            status=OrderStatus.CREATED,
+            user_id=buyer.id,
+            expires_at=datetime.now(UTC) + timedelta(minutes=1),
+            ticket=TicketPrice(id=ticket_id, price=5),
+        )
+    )
+
+    async def complete() -> bool:
+        replica = await OrderReplica.get(ObjectId(order_id))
+        return replica is not None and replica.status.value == "complete"
+
+    await wait_until(complete, message="replica complete")
+    replica = await OrderReplica.get(ObjectId(order_id))
+    assert replica is not None
+    assert replica.version == 1
