@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from tixcommon.auth import SessionCodec
-from tixcommon.testing import MongoServer, NatsServer, free_port
+from tixcommon.testing import MongoServer, NatsServer, RedisServer, StripeServer, free_port
 
 
 class RunningService:
@@ -41,13 +41,19 @@ class Stack:
     ports: dict[str, int]
     codec: SessionCodec
     mongo_url: str
+    nats_url: str
 
 
 @contextlib.contextmanager
 def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
     """Start the real servers and the named services (each with its own database)."""
     key = secrets.token_urlsafe(48)
-    with NatsServer() as nats, MongoServer(in_memory=True) as mongo:
+    with (
+        NatsServer() as nats,
+        MongoServer(in_memory=True) as mongo,
+        RedisServer() as redis,
+        StripeServer() as stripe,
+    ):
         started: list[RunningService] = []
         try:
             for name in names:
@@ -61,6 +67,10 @@ def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
                     "HOST": "127.0.0.1",
                     "PORT": str(port),
                     "LOG_LEVEL": "WARNING",
+                    "REDIS_URL": redis.url,
+                    "STRIPE_KEY": f"sk_test_{secrets.token_hex(8)}",
+                    "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(8)}",
+                    "STRIPE_API_BASE": stripe.url,
                 }
                 log = (log_dir / f"{name}.log").open("wb")
                 process = subprocess.Popen(  # noqa: S603 - our own service
@@ -71,8 +81,10 @@ def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
                 )
                 started.append(RunningService(name, port, process))
             for service in started:
-                _wait_ready(service.port)
-            yield Stack({s.name: s.port for s in started}, SessionCodec(key, 3600), mongo.url)
+                if service.name != "expiration.worker":  # no HTTP; expiration's /readyz tells
+                    _wait_ready(service.port)
+            ports = {s.name: s.port for s in started}
+            yield Stack(ports, SessionCodec(key, 3600), mongo.url, nats.url)
         finally:
             for service in started:
                 service.process.terminate()

@@ -40,7 +40,8 @@ def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"MONGO_URI", "NATS_URL", "REDIS_URL", "JWT_KEY"}
+        if key
+        not in {"MONGO_URI", "NATS_URL", "REDIS_URL", "STRIPE_API_BASE", "JWT_KEY", "STRIPE_KEY"}
     }
     env.update({"TIX_DATA_DIR": str(tmp_path / "data"), "TIX_BASE_PORT": str(auth_port - 1)})
     with subprocess.Popen(
@@ -63,7 +64,7 @@ def _run_and_stop(process: subprocess.Popen[str], auth_port: int, tmp_path: Path
     output = _wait_for_line(process, "TixVibe is up", timeout=90)
     assert any(f"auth ready on http://127.0.0.1:{auth_port}" in line for line in output)
     infra_ports = [int(port) for port in re.findall(r"://127\.0\.0\.1:(\d+)", "".join(output))]
-    assert len(set(infra_ports)) >= 4  # mongo, nats, redis and auth
+    assert len(set(infra_ports)) >= 9  # mongo, nats, redis, stripe and five services
 
     signup = httpx.post(
         f"http://127.0.0.1:{auth_port}/api/users/signup",

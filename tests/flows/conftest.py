@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
-from flows_support import Platform
+from fastapi import FastAPI
+from flows_support import Platform, Saga
 from pymongo import AsyncMongoClient
 
+from expiration.app import create_app as create_expiration
+from expiration.settings import ExpirationSettings
+from expiration.worker import build_worker
 from orders.app import create_app as create_orders
 from orders.settings import OrdersSettings
+from payments.app import create_app as create_payments
+from payments.settings import PaymentsSettings
 from tickets.app import create_app as create_tickets
 from tickets.settings import TicketsSettings
-from tixcommon.settings import load_settings
-from tixcommon.testing import serve_app
+from tixcommon.settings import ServiceSettings, SettingsT, load_settings
+from tixcommon.testing import RedisServer, StripeServer, serve_app
 
 
 @pytest.fixture
@@ -34,3 +43,49 @@ async def platform(
         yield Platform(tickets=tickets, orders=orders)
     for suffix in ("tickets", "orders"):
         await mongo.drop_database(f"{database_name}_{suffix}")
+
+
+@pytest.fixture
+async def saga(
+    service_env: dict[str, str],
+    database_name: str,
+    mongo: AsyncMongoClient[Any],
+    redis_server: RedisServer,
+    stripe_server: StripeServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Saga]:
+    webhook_secret = f"whsec_{secrets.token_hex(16)}"
+    for name, value in {
+        "REDIS_URL": redis_server.url,
+        "STRIPE_KEY": f"sk_test_{secrets.token_hex(12)}",
+        "STRIPE_WEBHOOK_SECRET": webhook_secret,
+        "STRIPE_API_BASE": stripe_server.url,
+        "EXPIRATION_WINDOW_SECONDS": "3",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    def own_database(settings: SettingsT, name: str) -> SettingsT:
+        return settings.model_copy(update={"mongo_db": f"{database_name}_{name}"})
+
+    expiration_settings = own_database(load_settings(ExpirationSettings), "expiration")
+    async with AsyncExitStack() as stack:
+        services: list[tuple[str, Callable[[Any], FastAPI], ServiceSettings]] = [
+            ("tickets", create_tickets, load_settings(TicketsSettings)),
+            ("orders", create_orders, load_settings(OrdersSettings)),
+            ("payments", create_payments, load_settings(PaymentsSettings)),
+            ("expiration", create_expiration, expiration_settings),
+        ]
+        apps = {
+            name: await stack.enter_async_context(serve_app(factory(own_database(settings, name))))
+            for name, factory, settings in services
+        }
+        worker = build_worker(expiration_settings, handle_signals=False)
+        worker_task = asyncio.create_task(worker.async_run())
+        try:
+            yield Saga(**apps, webhook_secret=webhook_secret)
+        finally:
+            await worker.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
+    for name in ("tickets", "orders", "payments", "expiration"):
+        await mongo.drop_database(f"{database_name}_{name}")

@@ -11,3 +11,14 @@ import httpx
 class Platform:
     tickets: httpx.AsyncClient
     orders: httpx.AsyncClient
+
+
+@dataclass
+class Saga:
+    """Every backend service (and the expiration worker), each with its own database."""
+
+    tickets: httpx.AsyncClient
+    orders: httpx.AsyncClient
+    payments: httpx.AsyncClient
+    expiration: httpx.AsyncClient
+    webhook_secret: str

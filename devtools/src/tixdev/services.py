@@ -12,14 +12,15 @@ class ServiceSpec:
     module: str
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    serves_http: bool = True
 
     @property
     def command(self) -> list[str]:
         return [sys.executable, "-m", self.module]
 
     @property
-    def ready_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/readyz"
+    def ready_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.port}/readyz" if self.serves_http else None
 
 
 def platform_services(base_port: int) -> list[ServiceSpec]:
@@ -28,4 +29,8 @@ def platform_services(base_port: int) -> list[ServiceSpec]:
         ServiceSpec("auth", "auth", base_port + 1),
         ServiceSpec("tickets", "tickets", base_port + 2),
         ServiceSpec("orders", "orders", base_port + 3),
+        ServiceSpec("expiration", "expiration", base_port + 4),
+        # No HTTP of its own: the expiration service's /readyz reports whether it is alive.
+        ServiceSpec("exp-worker", "expiration.worker", 0, serves_http=False),
+        ServiceSpec("payments", "payments", base_port + 5),
     ]

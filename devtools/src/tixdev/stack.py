@@ -12,10 +12,17 @@ import contextlib
 import os
 import secrets
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tixcommon.testing.servers import ManagedServer, MongoServer, NatsServer, RedisServer
+from tixcommon.testing.servers import (
+    ManagedServer,
+    MongoServer,
+    NatsServer,
+    RedisServer,
+    StripeServer,
+)
 from tixdev.services import platform_services
 from tixdev.supervisor import SupervisedProcess, prefix, say, wait_ready
 
@@ -27,16 +34,29 @@ class StackConfig:
     ready_timeout: float = 60.0
 
 
-def jwt_key(data_dir: Path) -> str:
-    """JWT_KEY from the environment, else one generated for this machine and kept private."""
-    if key := os.environ.get("JWT_KEY"):
-        return key
-    path = data_dir / "jwt_key"
+def local_secret(data_dir: Path, variable: str, make: Callable[[], str]) -> str:
+    """A secret from the environment, else one generated for this machine and kept private
+    under the data folder, so sessions (and the like) survive restarts."""
+    if value := os.environ.get(variable):
+        return value
+    path = data_dir / variable.lower()
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def secrets_env(data_dir: Path) -> dict[str, str]:
+    return {
+        "JWT_KEY": local_secret(data_dir, "JWT_KEY", lambda: secrets.token_urlsafe(48)),
+        "STRIPE_KEY": local_secret(
+            data_dir, "STRIPE_KEY", lambda: f"sk_test_local{secrets.token_hex(12)}"
+        ),
+        "STRIPE_WEBHOOK_SECRET": local_secret(
+            data_dir, "STRIPE_WEBHOOK_SECRET", lambda: f"whsec_{secrets.token_hex(16)}"
+        ),
+    }
 
 
 def start_infrastructure(config: StackConfig) -> tuple[dict[str, str], list[ManagedServer]]:
@@ -46,6 +66,7 @@ def start_infrastructure(config: StackConfig) -> tuple[dict[str, str], list[Mana
         ("MONGO_URI", MongoServer(data_dir=config.data_dir / "mongo")),
         ("NATS_URL", NatsServer(data_dir=config.data_dir / "nats")),
         ("REDIS_URL", RedisServer(data_dir=config.data_dir / "redis", append_only=True)),
+        ("STRIPE_API_BASE", StripeServer(data_dir=config.data_dir / "stripe")),
     ]
     for variable, server in wanted:
         if given := os.environ.get(variable):
@@ -65,7 +86,7 @@ async def run_stack(config: StackConfig) -> int:
     base_env = {
         **os.environ,
         "ENVIRONMENT": os.environ.get("ENVIRONMENT", "dev"),
-        "JWT_KEY": jwt_key(config.data_dir),
+        **secrets_env(config.data_dir),
         **infra_env,
     }
     width = max(len(spec.name) for spec in specs) + 2
@@ -83,14 +104,15 @@ async def run_stack(config: StackConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        served = [spec for spec in specs if spec.ready_url is not None]
         ready = await asyncio.gather(
-            *(wait_ready(spec.ready_url, config.ready_timeout) for spec in specs)
+            *(wait_ready(spec.ready_url or "", config.ready_timeout) for spec in served)
         )
-        for spec, ok in zip(specs, ready, strict=True):
+        for spec, ok in zip(served, ready, strict=True):
             if not ok:
                 say(f"{spec.name} did not become ready at {spec.ready_url}")
         if all(ready):
-            for spec in specs:
+            for spec in served:
                 say(f"{spec.name} ready on http://127.0.0.1:{spec.port}")
             say("TixVibe is up. Press Ctrl-C to stop.")
         await stop.wait()

@@ -133,7 +133,10 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wakeup.wait(), delay)
 
     async def drain(self) -> int:
-        """Publish everything pending; stops at the first failure so order is kept."""
+        """Publish everything pending, a batch at a time. A batch's publishes are in flight
+        together (one connection keeps their order), then the acked ones are deleted at once;
+        on a failure the rest stay, to be published again in order (duplicates are dropped by
+        their ids)."""
         published = 0
         while True:
             entries = await self.collection.find(
@@ -141,12 +144,26 @@ class OutboxRelay:
             ).to_list()
             if not entries:
                 return published
-            for entry in entries:
-                await self.publisher.publish_raw(
-                    entry["subject"],
-                    bytes(entry["data"]),
-                    event_id=str(entry["_id"]),
-                    request_id=entry.get("requestId"),
-                )
-                await self.collection.delete_one({"_id": entry["_id"]})
-                published += 1
+            results = await asyncio.gather(
+                *(
+                    self.publisher.publish_raw(
+                        entry["subject"],
+                        bytes(entry["data"]),
+                        event_id=str(entry["_id"]),
+                        request_id=entry.get("requestId"),
+                    )
+                    for entry in entries
+                ),
+                return_exceptions=True,
+            )
+            acked = []
+            for entry, result in zip(entries, results, strict=True):
+                if isinstance(result, BaseException):
+                    break  # keep order: nothing after a failure counts as done
+                acked.append(entry["_id"])
+            if acked:
+                await self.collection.delete_many({"_id": {"$in": acked}})
+                published += len(acked)
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            if failure is not None:
+                raise failure

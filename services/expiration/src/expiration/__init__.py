@@ -1,0 +1,1 @@
+"""TixVibe expiration service: the reservation clock."""

@@ -1,0 +1,122 @@
+"""The reservation clock and the payment path under load.
+
+Prints expiration lateness (the `expiration.complete` event's time in the stream minus the
+order's `expiresAt`) over a few hundred orders due within the same second or two, and the time
+from `POST /api/payments` returning to the order being `complete` in the orders service.
+
+    .venv/bin/python -m bench.saga [--orders 500] [--payments 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bson import ObjectId
+
+from bench.rawhttp import Connection
+from bench.stack import Stack, running_services
+from bench.tickets_orders import cookie, list_ticket
+from tixcommon.bus import EventBus, Publisher
+from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
+from tixcommon.testing import stream_messages, wait_until
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (
+        f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms"
+        f"   max {ordered[-1] * 1000:7.1f} ms"
+    )
+
+
+async def expiration_lateness(stack: Stack, count: int) -> None:
+    bus = await EventBus.connect(stack.nats_url, client_name="bench")
+    await bus.ensure_stream()
+    publisher = Publisher(bus)
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    orders = [
+        OrderCreated(
+            id=str(ObjectId()),
+            version=0,
+            status=OrderStatus.CREATED,
+            user_id="b" * 24,
+            # All due within one second of each other.
+            expires_at=due + timedelta(milliseconds=1000 * n / count),
+            ticket=TicketPrice(id=str(ObjectId()), price=10),
+        )
+        for n in range(count)
+    ]
+    for order in orders:
+        await publisher.publish(order)
+    expected = {order.id: order.expires_at for order in orders}
+
+    async def all_expired() -> bool:
+        info = await bus.js.stream_info(bus.stream_name, subjects_filter="expiration.complete")
+        return sum((info.state.subjects or {}).values()) >= count
+
+    await wait_until(all_expired, timeout=60, message="every order expired")
+    lateness = []
+    for message in await stream_messages(bus, "expiration.complete"):
+        order_id = message.data.decode().split('"')[3]
+        lateness.append((message.metadata.timestamp - expected[order_id]).total_seconds())
+    await bus.close()
+    early = sum(value < 0 for value in lateness)
+    print(f"expiration lateness: {count} orders due within one second")  # noqa: T201
+    print(f"  {percentiles(lateness)}   early: {early}")  # noqa: T201
+
+
+async def payment_to_complete(stack: Stack, count: int) -> None:
+    seller, buyer = cookie(stack.codec), cookie(stack.codec)
+    tickets = Connection("127.0.0.1", stack.ports["tickets"])
+    orders = Connection("127.0.0.1", stack.ports["orders"])
+    payments = Connection("127.0.0.1", stack.ports["payments"])
+    latencies = []
+    for _ in range(count):
+        ticket_id = await list_ticket(tickets, seller)
+        while (
+            reply := await orders.request("POST", "/api/orders", {"ticketId": ticket_id}, buyer)
+        ).status == 404:
+            pass
+        order_id = reply.json()["id"]  # type: ignore[index]
+        body = {"orderId": order_id, "token": "pm_card_visa"}
+        while (reply := await payments.request("POST", "/api/payments", body, buyer)).status == 404:
+            pass
+        assert reply.status == 201, reply.body
+        paid = time.perf_counter()
+        while True:
+            shown = await orders.request("GET", f"/api/orders/{order_id}", headers=buyer)
+            if shown.json()["status"] == "complete":  # type: ignore[index]
+                break
+        latencies.append(time.perf_counter() - paid)
+    for conn in (tickets, orders, payments):
+        await conn.close()
+    print(f"payment -> order complete: {count} purchases")  # noqa: T201
+    print(f"  {percentiles(latencies)}")  # noqa: T201
+
+
+async def main(args: argparse.Namespace) -> None:
+    # The clock alone first: the orders it expires here exist nowhere else.
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        running_services("expiration", "expiration.worker", log_dir=Path(logs)) as stack,
+    ):
+        await expiration_lateness(stack, args.orders)
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        running_services("tickets", "orders", "payments", log_dir=Path(logs)) as stack,
+    ):
+        await payment_to_complete(stack, args.payments)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--payments", type=int, default=100)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,23 @@
+"""The Redis connection arq schedules on, and the worker's heartbeat in it."""
+
+from __future__ import annotations
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.constants import health_check_key_suffix
+
+
+async def arq_pool(redis_url: str, queue_name: str) -> ArqRedis:
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 0
+    return await create_pool(settings, default_queue_name=queue_name)
+
+
+def health_key(queue_name: str) -> str:
+    return queue_name + health_check_key_suffix
+
+
+async def worker_alive(redis: ArqRedis, queue_name: str) -> bool:
+    """The worker refreshes this key every few seconds; it vanishes soon after the worker dies."""
+    return bool(await redis.exists(health_key(queue_name)))

@@ -1,0 +1,94 @@
+"""Scheduling an order's expiry and announcing it when due."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from arq.connections import ArqRedis
+from bson import ObjectId
+
+from expiration.models import Expiry, ExpiryStatus
+from tixcommon.bus import Publisher
+from tixcommon.events import ExpirationComplete, OrderCreated
+
+logger = logging.getLogger("expiration")
+
+EXPIRE_JOB = "expire_order"
+
+
+def job_id(order_id: str) -> str:
+    """One job per order: arq refuses a second job with the same id."""
+    return f"expire:{order_id}"
+
+
+@dataclass
+class ExpiryScheduler:
+    redis: ArqRedis
+    queue_name: str
+
+    async def schedule(self, order_id: str, expires_at: datetime) -> None:
+        await self.redis.enqueue_job(
+            EXPIRE_JOB,
+            order_id,
+            _job_id=job_id(order_id),
+            _queue_name=self.queue_name,
+            _defer_until=expires_at,
+        )
+
+    async def record_and_schedule(self, event: OrderCreated) -> None:
+        """Remember the order first, then set its timer: if we die in between, the worker's
+        reconciliation sets the timer from the record."""
+        await Expiry.get_pymongo_collection().update_one(
+            {"_id": ObjectId(event.id)},
+            {"$setOnInsert": {"expires_at": event.expires_at, "status": ExpiryStatus.SCHEDULED}},
+            upsert=True,
+        )
+        expiry = await Expiry.get(ObjectId(event.id))
+        if expiry is not None and expiry.status is ExpiryStatus.SCHEDULED:
+            await self.schedule(event.id, expiry.expires_at)
+
+
+@dataclass
+class Expirer:
+    publisher: Publisher
+
+    async def expire(self, order_id: str) -> bool:
+        """Announce `expiration.complete` for an order. False if it was announced before.
+
+        Published straight from the job rather than through the outbox, because the job is
+        already the durable record of the work: it lives in Redis (append-only) and in the
+        Expiry document, and it is retried until it succeeds. The event id is derived from the
+        order, so a job repeated after a crash between the publish and the update is dropped
+        by the stream (and orders ignores an expiry it already applied). This keeps a burst of
+        expiries at one publish and one update each, which is what keeps them on time."""
+        collection = Expiry.get_pymongo_collection()
+        if (
+            await collection.count_documents(
+                {"_id": ObjectId(order_id), "status": ExpiryStatus.SCHEDULED}, limit=1
+            )
+            == 0
+        ):
+            return False
+        await self.publisher.publish(
+            ExpirationComplete(order_id=order_id), event_id=f"expiration:{order_id}"
+        )
+        await collection.update_one(
+            {"_id": ObjectId(order_id), "status": ExpiryStatus.SCHEDULED},
+            {"$set": {"status": ExpiryStatus.EXPIRED, "expired_at": datetime.now(UTC)}},
+        )
+        return True
+
+    async def reconcile(self, scheduler: ExpiryScheduler) -> int:
+        """Rebuild the timers of every order not yet expired (a no-op for timers Redis still
+        has); what is already due is expired now rather than queued behind a lost timer."""
+        now = datetime.now(UTC)
+        restored = 0
+        async for expiry in Expiry.find(Expiry.status == ExpiryStatus.SCHEDULED):
+            order_id = str(expiry.id)
+            if expiry.expires_at <= now:
+                restored += await self.expire(order_id)
+            else:
+                await scheduler.schedule(order_id, expiry.expires_at)
+        return restored

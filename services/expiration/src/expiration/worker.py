@@ -1,0 +1,128 @@
+"""The expiration worker: an arq worker that fires reservation timers on time.
+
+    python -m expiration.worker           run the worker
+    python -m expiration.worker --check   exit 0 if a worker is alive (a liveness probe)
+
+Nothing is lost if the worker or Redis restarts: deferred jobs live in Redis (append-only in
+every deployment), and on start, then every RECONCILE_SECONDS, the worker rebuilds the timers of
+every order it has heard of and not yet expired, expiring at once those already due.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from contextlib import AsyncExitStack
+from typing import Any
+
+from arq import Retry, Worker, func
+from arq.connections import RedisSettings
+
+from expiration.models import Expiry
+from expiration.redis import arq_pool, health_key, worker_alive
+from expiration.service import EXPIRE_JOB, Expirer, ExpiryScheduler
+from expiration.settings import ExpirationSettings
+from tixcommon.bus import Publisher
+from tixcommon.logging import configure_logging, log_context
+from tixcommon.runtime import service_context
+from tixcommon.settings import ConfigurationError, load_settings
+
+logger = logging.getLogger("expiration.worker")
+
+
+async def expire_order(ctx: dict[str, Any], order_id: str) -> bool:
+    expirer: Expirer = ctx["expirer"]
+    with log_context(order_id=order_id, job_try=ctx.get("job_try")):
+        try:
+            return await expirer.expire(order_id)
+        except Exception as error:
+            # Database or broker unavailable: try again shortly rather than drop the timer.
+            logger.warning("expiry failed, retrying", extra={"error": repr(error)})
+            raise Retry(defer=min(0.5 * 2 ** ctx.get("job_try", 1), 30)) from error
+
+
+async def _reconcile_forever(expirer: Expirer, scheduler: ExpiryScheduler, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            restored = await expirer.reconcile(scheduler)
+        except Exception as error:  # noqa: BLE001 - keep reconciling after an outage
+            logger.warning("reconciliation failed", extra={"error": repr(error)})
+            continue
+        if restored:
+            logger.warning("expired orders whose timers were lost", extra={"count": restored})
+
+
+def build_worker(settings: ExpirationSettings, *, handle_signals: bool = True) -> Worker:
+    async def startup(ctx: dict[str, Any]) -> None:
+        stack = AsyncExitStack()
+        ctx["stack"] = stack
+        context = await stack.enter_async_context(service_context(settings, [Expiry]))
+        assert context.bus is not None
+        expirer = Expirer(Publisher(context.bus))
+        scheduler = ExpiryScheduler(ctx["redis"], settings.queue_name)
+        ctx["expirer"] = expirer
+        restored = await expirer.reconcile(scheduler)
+        logger.info("worker started", extra={"expired_on_start": restored})
+        ctx["reconciler"] = asyncio.create_task(
+            _reconcile_forever(expirer, scheduler, settings.reconcile_seconds)
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        reconciler = ctx.get("reconciler")
+        if reconciler is not None:
+            reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconciler
+        stack: AsyncExitStack | None = ctx.get("stack")
+        if stack is not None:
+            await stack.aclose()
+
+    return Worker(
+        functions=[func(expire_order, name=EXPIRE_JOB)],
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        queue_name=settings.queue_name,
+        health_check_key=health_key(settings.queue_name),
+        health_check_interval=settings.worker_health_seconds,
+        poll_delay=settings.worker_poll_seconds,
+        max_jobs=settings.worker_max_jobs,
+        max_tries=50,
+        job_timeout=60,
+        # The job id must keep refusing duplicates long after the job ran.
+        keep_result=7 * 24 * 3600,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        handle_signals=handle_signals,
+    )
+
+
+async def check(settings: ExpirationSettings) -> bool:
+    redis = await arq_pool(settings.redis_url, settings.queue_name)
+    try:
+        return await worker_alive(redis, settings.queue_name)
+    finally:
+        await redis.aclose(close_connection_pool=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="expiration.worker", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 0 if a worker is alive")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(ExpirationSettings)
+    except ConfigurationError as error:
+        print(error, file=sys.stderr)  # noqa: T201 - logging is not configured yet
+        return 2
+    if args.check:
+        return 0 if asyncio.run(check(settings)) else 1
+    configure_logging(f"{settings.service_name}-worker", settings.log_level)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    build_worker(settings).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

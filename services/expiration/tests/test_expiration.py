@@ -1,0 +1,158 @@
+"""Reservation timers: on time, once, and surviving worker and Redis restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import httpx
+from arq import Worker
+from arq.connections import ArqRedis
+from bson import ObjectId
+
+from expiration.models import Expiry, ExpiryStatus
+from expiration.redis import arq_pool
+from expiration.service import job_id
+from expiration.settings import ExpirationSettings
+from expiration.worker import main as worker_main
+from tixcommon.bus import EventBus, Publisher
+from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
+from tixcommon.testing import consumers_idle, stream_messages, wait_for_event, wait_until
+
+StartWorker = Callable[[], Awaitable[Worker]]
+
+
+def order_created(expires_in: float) -> OrderCreated:
+    return OrderCreated(
+        id=str(ObjectId()),
+        version=0,
+        status=OrderStatus.CREATED,
+        user_id="a" * 24,
+        expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
+        ticket=TicketPrice(id=str(ObjectId()), price=10),
+    )
+
+
+async def test_order_expires_when_its_time_comes_not_before(
+    client: httpx.AsyncClient, start_worker: StartWorker, publish: Publisher, bus: EventBus
+) -> None:
+    await start_worker()
+    order = order_created(expires_in=0.6)
+
+    await publish.publish(order)
+
+    await wait_for_event(bus, "expiration.complete", lambda e: e == {"orderId": order.id})
+    [message] = await stream_messages(bus, "expiration.complete")
+    assert message.metadata.timestamp >= order.expires_at
+    expiry = await Expiry.get(order.id)
+    assert expiry is not None
+    assert expiry.status is ExpiryStatus.EXPIRED
+
+
+async def test_redelivered_order_created_expires_once(
+    client: httpx.AsyncClient, start_worker: StartWorker, publish: Publisher, bus: EventBus
+) -> None:
+    await start_worker()
+    order = order_created(expires_in=0.3)
+
+    await publish.publish(order)
+    await publish.publish(order)
+    await wait_for_event(bus, "expiration.complete", lambda e: e["orderId"] == order.id)
+    await publish.publish(order)  # even after it expired
+    await wait_until(lambda: consumers_idle(bus, "expiration-order-created"), message="handled")
+
+    assert len(await stream_messages(bus, "expiration.complete")) == 1
+
+
+async def test_order_already_due_expires_at_once(
+    client: httpx.AsyncClient, start_worker: StartWorker, publish: Publisher, bus: EventBus
+) -> None:
+    await start_worker()
+    order = order_created(expires_in=-5)
+
+    await publish.publish(order)
+
+    await wait_for_event(bus, "expiration.complete", lambda e: e["orderId"] == order.id, timeout=5)
+
+
+async def test_timers_survive_a_worker_restart(
+    client: httpx.AsyncClient, start_worker: StartWorker, publish: Publisher, bus: EventBus
+) -> None:
+    first = await start_worker()
+    order = order_created(expires_in=1.5)
+    await publish.publish(order)
+    await wait_until(lambda: _scheduled(order.id), message="recorded")
+    await first.close()
+
+    await start_worker()
+
+    await wait_for_event(bus, "expiration.complete", lambda e: e["orderId"] == order.id)
+
+
+async def test_timers_lost_by_redis_are_rebuilt_by_the_worker(
+    client: httpx.AsyncClient,
+    start_worker: StartWorker,
+    publish: Publisher,
+    bus: EventBus,
+    settings: ExpirationSettings,
+) -> None:
+    soon, later = order_created(expires_in=-1), order_created(expires_in=1)
+    for order in (soon, later):
+        await publish.publish(order)
+        await wait_until(partial(_scheduled, order.id), message="recorded")
+    redis = await arq_pool(settings.redis_url, settings.queue_name)
+    try:
+        # Redis restarted without its data: every timer is gone.
+        await _forget_jobs(redis, settings.queue_name, [soon.id, later.id])
+
+        await start_worker()
+
+        for order in (soon, later):
+            await wait_for_event(bus, "expiration.complete", partial(_about, order.id))
+    finally:
+        await redis.aclose(close_connection_pool=True)
+    assert len(await stream_messages(bus, "expiration.complete")) == 2
+
+
+async def test_readiness_reports_a_dead_worker_within_seconds(
+    client: httpx.AsyncClient, start_worker: StartWorker
+) -> None:
+    worker = await start_worker()
+
+    async def ready() -> bool:
+        return (await client.get("/readyz")).status_code == 200
+
+    await wait_until(ready, message="ready with a live worker")
+    assert (await client.get("/readyz")).json()["checks"]["worker"] == "ok"
+    assert await asyncio.to_thread(worker_main, ["--check"]) == 0
+
+    # Killed, not stopped: it never says goodbye, its heartbeat just stops.
+    assert worker.main_task is not None
+    worker.main_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker.main_task
+
+    async def not_ready() -> bool:
+        response = await client.get("/readyz")
+        return response.status_code == 503 and "worker unavailable" in response.text
+
+    await wait_until(not_ready, timeout=5, message="dead worker noticed")
+    assert await asyncio.to_thread(worker_main, ["--check"]) == 1
+
+
+def _about(order_id: str, event: dict[str, str]) -> bool:
+    return event["orderId"] == order_id
+
+
+async def _scheduled(order_id: str) -> bool:
+    expiry = await Expiry.get(order_id)
+    return expiry is not None and expiry.status is ExpiryStatus.SCHEDULED
+
+
+async def _forget_jobs(redis: ArqRedis, queue_name: str, order_ids: list[str]) -> None:
+    for order_id in order_ids:
+        await redis.delete(f"arq:job:{job_id(order_id)}")
+        await redis.zrem(queue_name, job_id(order_id))
