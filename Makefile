@@ -21,6 +21,7 @@ test: install lint typecheck pytest
 
 bench: install
 	$(VENV)/bin/python -m bench.tickets_orders
+	$(VENV)/bin/python -m bench.saga
 
 install: $(VENV)/.synced
 
