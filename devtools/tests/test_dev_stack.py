@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -21,18 +24,33 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _wait_for_line(process: subprocess.Popen[str], text: str, timeout: float) -> list[str]:
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return seen
-    raise AssertionError(f"{text!r} not printed within {timeout}s:\n{''.join(seen)}")
+class OutputReader:
+    """Collects the stack's output lines on a thread, so waiting for one has a deadline even
+    when the stack goes silent (a bare readline would block forever)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        assert process.stdout is not None
+        stream = process.stdout
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float) -> list[str]:
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                break
+            seen.append(line)
+            if text in line:
+                return seen
+        raise AssertionError(f"{text!r} not printed within {timeout}s:\n{''.join(seen)}")
 
 
 def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path: Path) -> None:
@@ -61,7 +79,8 @@ def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path
 
 
 def _run_and_stop(process: subprocess.Popen[str], auth_port: int, tmp_path: Path) -> None:
-    output = _wait_for_line(process, "TixVibe is up", timeout=90)
+    reader = OutputReader(process)
+    output = reader.wait_for("TixVibe is up", timeout=90)
     assert any(f"auth ready on http://127.0.0.1:{auth_port}" in line for line in output)
     infra_ports = [int(port) for port in re.findall(r"://127\.0\.0\.1:(\d+)", "".join(output))]
     assert len(set(infra_ports)) >= 9  # mongo, nats, redis, stripe and five services
@@ -74,6 +93,6 @@ def _run_and_stop(process: subprocess.Popen[str], auth_port: int, tmp_path: Path
     assert (tmp_path / "data" / "jwt_key").stat().st_mode & 0o777 == 0o600
 
     process.send_signal(signal.SIGINT)
-    _wait_for_line(process, "stopped", timeout=30)
+    reader.wait_for("stopped", timeout=30)
     assert process.wait(timeout=10) == 0
     assert not [port for port in infra_ports if _listening(port)]

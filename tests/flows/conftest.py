@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import os
 import secrets
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -16,7 +17,6 @@ from pymongo import AsyncMongoClient
 
 from expiration.app import create_app as create_expiration
 from expiration.settings import ExpirationSettings
-from expiration.worker import build_worker
 from orders.app import create_app as create_orders
 from orders.settings import OrdersSettings
 from payments.app import create_app as create_payments
@@ -79,13 +79,19 @@ async def saga(
             name: await stack.enter_async_context(serve_app(factory(own_database(settings, name))))
             for name, factory, settings in services
         }
-        worker = build_worker(expiration_settings, handle_signals=False)
-        worker_task = asyncio.create_task(worker.async_run())
+        # The worker runs as its own process, as in production.
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "expiration.worker",
+            env={**os.environ, "MONGO_DB": expiration_settings.mongo_db},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         try:
             yield Saga(**apps, webhook_secret=webhook_secret)
         finally:
-            await worker.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker_task
+            worker.terminate()
+            await worker.wait()
     for name in ("tickets", "orders", "payments", "expiration"):
         await mongo.drop_database(f"{database_name}_{name}")

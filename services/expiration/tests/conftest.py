@@ -1,21 +1,49 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from arq import Worker
 
 from expiration.app import create_app
 from expiration.settings import ExpirationSettings
-from expiration.worker import build_worker
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.settings import load_settings
 from tixcommon.testing import RedisServer, serve_app
 
-StartWorker = Callable[[], Awaitable[Worker]]
+
+class WorkerProcess:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, env: dict[str, str]) -> WorkerProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "expiration.worker",
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        return cls(process)
+
+    async def stop(self) -> None:
+        """SIGTERM, as Kubernetes stops a pod: arq finishes what it holds and exits."""
+        if self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+StartWorker = Callable[[], Awaitable[WorkerProcess]]
 
 
 @pytest.fixture
@@ -39,21 +67,18 @@ async def client(settings: ExpirationSettings) -> AsyncIterator[httpx.AsyncClien
 
 
 @pytest.fixture
-async def start_worker(settings: ExpirationSettings) -> AsyncIterator[StartWorker]:
-    running: list[tuple[Worker, asyncio.Task[None]]] = []
+async def start_worker(expiration_env: dict[str, str]) -> AsyncIterator[StartWorker]:
+    """Worker processes, as production runs them (`python -m expiration.worker`)."""
+    running: list[WorkerProcess] = []
 
-    async def start() -> Worker:
-        worker = build_worker(settings, handle_signals=False)
-        task = asyncio.create_task(worker.async_run())
-        running.append((worker, task))
+    async def start() -> WorkerProcess:
+        worker = await WorkerProcess.start(expiration_env)
+        running.append(worker)
         return worker
 
     yield start
-    for worker, task in running:
-        # Also for a worker a test killed: its Redis pool must still be closed.
-        await worker.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for worker in running:
+        await worker.stop()
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from datetime import datetime
 from beanie import Document
 from pymongo import IndexModel
 
+EXPIRIES = "expiries"
+
 
 class ExpiryStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
@@ -20,5 +22,5 @@ class Expiry(Document):
     status: ExpiryStatus = ExpiryStatus.SCHEDULED
 
     class Settings:
-        name = "expiries"
+        name = EXPIRIES
         indexes = [IndexModel([("status", 1), ("expires_at", 1)], name="due")]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from arq.connections import ArqRedis
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 
 from expiration.models import Expiry, ExpiryStatus
 from tixcommon.bus import Publisher
@@ -52,7 +54,12 @@ class ExpiryScheduler:
 
 @dataclass
 class Expirer:
+    """The worker's side. It works on the `expiries` collection directly rather than through
+    the document class, so the class stays bound to the HTTP side's client when both run in
+    one process (as in tests)."""
+
     publisher: Publisher
+    expiries: AsyncCollection[Any]
 
     async def expire(self, order_id: str) -> bool:
         """Announce `expiration.complete` for an order. False if it was announced before.
@@ -63,19 +70,14 @@ class Expirer:
         order, so a job repeated after a crash between the publish and the update is dropped
         by the stream (and orders ignores an expiry it already applied). This keeps a burst of
         expiries at one publish and one update each, which is what keeps them on time."""
-        collection = Expiry.get_pymongo_collection()
-        if (
-            await collection.count_documents(
-                {"_id": ObjectId(order_id), "status": ExpiryStatus.SCHEDULED}, limit=1
-            )
-            == 0
-        ):
+        expiry = await self.expiries.find_one({"_id": ObjectId(order_id)}, {"status": 1})
+        if expiry is not None and expiry["status"] == ExpiryStatus.EXPIRED:
             return False
         await self.publisher.publish(
             ExpirationComplete(order_id=order_id), event_id=f"expiration:{order_id}"
         )
-        await collection.update_one(
-            {"_id": ObjectId(order_id), "status": ExpiryStatus.SCHEDULED},
+        await self.expiries.update_one(
+            {"_id": ObjectId(order_id)},
             {"$set": {"status": ExpiryStatus.EXPIRED, "expired_at": datetime.now(UTC)}},
         )
         return True
@@ -85,10 +87,10 @@ class Expirer:
         has); what is already due is expired now rather than queued behind a lost timer."""
         now = datetime.now(UTC)
         restored = 0
-        async for expiry in Expiry.find(Expiry.status == ExpiryStatus.SCHEDULED):
-            order_id = str(expiry.id)
-            if expiry.expires_at <= now:
+        async for expiry in self.expiries.find({"status": ExpiryStatus.SCHEDULED}):
+            order_id = str(expiry["_id"])
+            if expiry["expires_at"] <= now:
                 restored += await self.expire(order_id)
             else:
-                await scheduler.schedule(order_id, expiry.expires_at)
+                await scheduler.schedule(order_id, expiry["expires_at"])
         return restored

@@ -21,7 +21,7 @@ from typing import Any
 from arq import Retry, Worker, func
 from arq.connections import RedisSettings
 
-from expiration.models import Expiry
+from expiration.models import EXPIRIES
 from expiration.redis import arq_pool, health_key, worker_alive
 from expiration.service import EXPIRE_JOB, Expirer, ExpiryScheduler
 from expiration.settings import ExpirationSettings
@@ -60,9 +60,10 @@ def build_worker(settings: ExpirationSettings, *, handle_signals: bool = True) -
     async def startup(ctx: dict[str, Any]) -> None:
         stack = AsyncExitStack()
         ctx["stack"] = stack
-        context = await stack.enter_async_context(service_context(settings, [Expiry]))
+        # No document classes: the HTTP side owns them (and their indexes).
+        context = await stack.enter_async_context(service_context(settings, []))
         assert context.bus is not None
-        expirer = Expirer(Publisher(context.bus))
+        expirer = Expirer(Publisher(context.bus), context.database[EXPIRIES])
         scheduler = ExpiryScheduler(ctx["redis"], settings.queue_name)
         ctx["expirer"] = expirer
         restored = await expirer.reconcile(scheduler)
