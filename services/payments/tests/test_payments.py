@@ -230,3 +230,27 @@ async def test_unreachable_stripe_is_503_and_stores_nothing(
 async def _status(order: dict[str, Any], status: str) -> bool:
     replica = await OrderReplica.get(ObjectId(order["id"]))
     return replica is not None and replica.status.value == status
+
+
+async def test_claim_abandoned_by_a_crashed_request_is_taken_over_after_the_timeout(
+    client: httpx.AsyncClient, buyer: SignedInUser, known_order: KnownOrder
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    order = await known_order(buyer)
+    # A request claimed the order, then died before charging (or before recording).
+    recent = Payment(order_id=order["id"], status="pending", amount_cents=2000)
+    await recent.insert()
+
+    blocked = await pay(client, buyer, order)
+    await Payment.get_pymongo_collection().update_one(
+        {"_id": recent.id}, {"$set": {"created_at": datetime.now(UTC) - timedelta(hours=1)}}
+    )
+    retried = await pay(client, buyer, order)
+
+    assert blocked.json() == {
+        "errors": [{"message": "A payment for this order is already in progress"}]
+    }
+    assert retried.status_code == 201
+    [payment] = await Payment.find(Payment.order_id == order["id"]).to_list()
+    assert (payment.status.value, str(payment.id)) == ("succeeded", retried.json()["id"])
