@@ -10,7 +10,6 @@ import pytest
 
 from expiration.app import create_app
 from expiration.settings import ExpirationSettings
-from tixcommon.bus import EventBus, Publisher
 from tixcommon.settings import load_settings
 from tixcommon.testing import RedisServer, serve_app
 
@@ -79,8 +78,3 @@ async def start_worker(expiration_env: dict[str, str]) -> AsyncIterator[StartWor
     yield start
     for worker in running:
         await worker.stop()
-
-
-@pytest.fixture
-def publish(bus: EventBus) -> Publisher:
-    return Publisher(bus)

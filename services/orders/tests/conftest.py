@@ -9,7 +9,7 @@ from bson import ObjectId
 
 from orders.app import create_app
 from orders.settings import OrdersSettings
-from tixcommon.bus import EventBus, Publisher
+from tixcommon.bus import Publisher
 from tixcommon.events import TicketCreated
 from tixcommon.settings import load_settings
 from tixcommon.testing import SignedInUser, serve_app, wait_until
@@ -22,11 +22,6 @@ async def client(
     monkeypatch.setenv("EXPIRATION_WINDOW_SECONDS", "60")
     async with serve_app(create_app(load_settings(OrdersSettings))) as http:
         yield http
-
-
-@pytest.fixture
-def publish(bus: EventBus) -> Publisher:
-    return Publisher(bus)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from bson import ObjectId
 from payments.app import create_app
 from payments.models import OrderReplica
 from payments.settings import PaymentsSettings
-from tixcommon.bus import EventBus, Publisher
+from tixcommon.bus import Publisher
 from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
 from tixcommon.settings import load_settings
 from tixcommon.testing import SignedInUser, StripeServer, serve_app, wait_until
@@ -46,11 +46,6 @@ def stripe_api(stripe_server: StripeServer) -> stripe.StripeClient:
     return stripe.StripeClient(
         "sk_test_inspector", base_addresses={"api": stripe_server.url}, max_network_retries=0
     )
-
-
-@pytest.fixture
-def publish(bus: EventBus) -> Publisher:
-    return Publisher(bus)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from bson import ObjectId
 
 from tixcommon.bus import EventBus, Publisher
@@ -38,11 +37,6 @@ def order_cancelled(ticket: dict[str, Any], order_id: str) -> OrderCancelled:
 async def ticket_state(client: httpx.AsyncClient, ticket: dict[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = (await client.get(f"/api/tickets/{ticket['id']}")).json()
     return state
-
-
-@pytest.fixture
-def publish(bus: EventBus) -> Publisher:
-    return Publisher(bus)
 
 
 async def test_order_created_reserves_the_ticket(

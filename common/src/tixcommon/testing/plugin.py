@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from tixcommon.auth import SESSION_COOKIE, SessionCodec
-from tixcommon.bus import EventBus
+from tixcommon.bus import EventBus, Publisher
 from tixcommon.testing.servers import MongoServer, NatsServer, RedisServer, StripeServer
 
 
@@ -126,6 +126,12 @@ async def bus(nats_server: NatsServer, test_id: str) -> AsyncIterator[EventBus]:
     finally:
         await event_bus.js.delete_stream(event_bus.stream_name)
         await event_bus.close()
+
+
+@pytest.fixture
+def publish(bus: EventBus) -> Publisher:
+    """Publishes into the test's namespace, as another service would."""
+    return Publisher(bus)
 
 
 @pytest.fixture
