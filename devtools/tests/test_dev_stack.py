@@ -61,7 +61,14 @@ def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path
         if key
         not in {"MONGO_URI", "NATS_URL", "REDIS_URL", "STRIPE_API_BASE", "JWT_KEY", "STRIPE_KEY"}
     }
-    env.update({"TIX_DATA_DIR": str(tmp_path / "data"), "TIX_BASE_PORT": str(auth_port - 1)})
+    gateway_port = free_port()
+    env.update(
+        {
+            "TIX_DATA_DIR": str(tmp_path / "data"),
+            "TIX_BASE_PORT": str(auth_port - 1),
+            "TIX_GATEWAY_PORT": str(gateway_port),
+        }
+    )
     with subprocess.Popen(
         [sys.executable, "-m", "tixdev", "dev"],
         env=env,
@@ -71,22 +78,22 @@ def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path
         start_new_session=True,
     ) as process:
         try:
-            _run_and_stop(process, auth_port, tmp_path)
+            _run_and_stop(process, gateway_port, tmp_path)
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 
-def _run_and_stop(process: subprocess.Popen[str], auth_port: int, tmp_path: Path) -> None:
+def _run_and_stop(process: subprocess.Popen[str], gateway_port: int, tmp_path: Path) -> None:
     reader = OutputReader(process)
     output = reader.wait_for("TixVibe is up", timeout=90)
-    assert any(f"auth ready on http://127.0.0.1:{auth_port}" in line for line in output)
+    assert any(f"open http://127.0.0.1:{gateway_port}" in line for line in output)
     infra_ports = [int(port) for port in re.findall(r"://127\.0\.0\.1:(\d+)", "".join(output))]
-    assert len(set(infra_ports)) >= 9  # mongo, nats, redis, stripe and five services
+    assert len(set(infra_ports)) >= 10  # mongo, nats, redis, stripe, five services, gateway
 
     signup = httpx.post(
-        f"http://127.0.0.1:{auth_port}/api/users/signup",
+        f"http://127.0.0.1:{gateway_port}/api/users/signup",
         json={"email": "dev@example.com", "password": "password1"},
     )
     assert signup.status_code == 201

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import uvicorn
+
 from tixcommon.testing.servers import (
     ManagedServer,
     MongoServer,
@@ -23,6 +25,7 @@ from tixcommon.testing.servers import (
     RedisServer,
     StripeServer,
 )
+from tixdev.gateway import Gateway
 from tixdev.services import platform_services
 from tixdev.supervisor import SupervisedProcess, prefix, say, wait_ready
 
@@ -31,6 +34,9 @@ from tixdev.supervisor import SupervisedProcess, prefix, say, wait_ready
 class StackConfig:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("TIX_DATA_DIR", ".dev")))
     base_port: int = field(default_factory=lambda: int(os.environ.get("TIX_BASE_PORT", "3000")))
+    gateway_port: int = field(
+        default_factory=lambda: int(os.environ.get("TIX_GATEWAY_PORT", "8080"))
+    )
     ready_timeout: float = 60.0
 
 
@@ -99,6 +105,20 @@ async def run_stack(config: StackConfig) -> int:
         for index, spec in enumerate(specs)
     ]
     tasks = [asyncio.create_task(process.run()) for process in processes]
+    gateway = Gateway(
+        {spec.name: f"http://127.0.0.1:{spec.port}" for spec in specs if spec.serves_http}
+    )
+    gateway_server = uvicorn.Server(
+        uvicorn.Config(
+            gateway,
+            host="127.0.0.1",
+            port=config.gateway_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    tasks.append(asyncio.create_task(gateway_server.serve()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -114,10 +134,12 @@ async def run_stack(config: StackConfig) -> int:
         if all(ready):
             for spec in served:
                 say(f"{spec.name} ready on http://127.0.0.1:{spec.port}")
-            say("TixVibe is up. Press Ctrl-C to stop.")
+            say(f"gateway on http://127.0.0.1:{config.gateway_port} (routes like the ingress)")
+            say(f"TixVibe is up: open http://127.0.0.1:{config.gateway_port}  (Ctrl-C stops)")
         await stop.wait()
     finally:
         say("stopping...")
+        gateway_server.should_exit = True
         await asyncio.gather(*(process.stop() for process in processes))
         for task in tasks:
             task.cancel()
