@@ -69,6 +69,8 @@ def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path
             "TIX_GATEWAY_PORT": str(gateway_port),
         }
     )
+    tix_env = env
+
     with subprocess.Popen(
         [sys.executable, "-m", "tixdev", "dev"],
         env=env,
@@ -78,14 +80,27 @@ def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path
         start_new_session=True,
     ) as process:
         try:
-            _run_and_stop(process, gateway_port, tmp_path)
+            _run_and_stop(process, gateway_port, tmp_path, tix_env)
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 
-def _run_and_stop(process: subprocess.Popen[str], gateway_port: int, tmp_path: Path) -> None:
+def tix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tixdev", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _run_and_stop(
+    process: subprocess.Popen[str], gateway_port: int, tmp_path: Path, env: dict[str, str]
+) -> None:
     reader = OutputReader(process)
     output = reader.wait_for("TixVibe is up", timeout=90)
     assert any(f"open http://127.0.0.1:{gateway_port}" in line for line in output)
@@ -99,7 +114,33 @@ def _run_and_stop(process: subprocess.Popen[str], gateway_port: int, tmp_path: P
     assert signup.status_code == 201
     assert (tmp_path / "data" / "jwt_key").stat().st_mode & 0o777 == 0o600
 
+    status = tix(env, "status")
+    assert status.returncode == 0, status.stdout
+    for name in ("auth", "tickets", "orders", "expiration", "payments"):
+        assert any(
+            line.startswith(name) and " ready " in line for line in status.stdout.splitlines()
+        )
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "tixdev", "events", "tail", "ticket.created", "--count", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as tail:
+        followed = OutputReader(tail)
+        followed.wait_for("following ticket.created", timeout=30)  # it shows new events only
+        seeded = tix(env, "seed")
+        followed.wait_for("ticket.created", timeout=30)
+        assert tail.wait(timeout=30) == 0
+    assert seeded.returncode == 0, seeded.stderr
+    assert "seeded 5 tickets" in seeded.stdout
+    listing = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets").json()
+    assert len(listing) == 5
+
     process.send_signal(signal.SIGINT)
     reader.wait_for("stopped", timeout=30)
     assert process.wait(timeout=10) == 0
     assert not [port for port in infra_ports if _listening(port)]
+    stopped = tix(env, "status")
+    assert stopped.returncode == 1
+    assert "no running stack" in stopped.stderr

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
+from tixdev import commands as commands_module
 from tixdev.stack import StackConfig, run_stack
 
 
@@ -12,10 +14,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tix", description="Run and inspect TixVibe locally.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("dev", help="run the whole platform locally on embedded defaults")
+    commands.add_parser("status", help="each component's health, of the running stack")
+    commands.add_parser("seed", help="demo users and tickets, so the site is not empty")
+    events = commands.add_parser("events", help="the event stream")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    follow = events_commands.add_parser("tail", help="follow events live, pretty-printed")
+    follow.add_argument("subject", nargs="?", help="e.g. order.created (default: every subject)")
+    follow.add_argument("--count", type=int, help="stop after this many events")
     args = parser.parse_args(argv)
-    if args.command == "dev":
-        return asyncio.run(run_stack(StackConfig()))
-    return 2
+    try:
+        if args.command == "dev":
+            return asyncio.run(run_stack(StackConfig()))
+        if args.command == "status":
+            return commands_module.status()
+        if args.command == "seed":
+            return commands_module.seed()
+        return commands_module.events_tail(args.subject, args.count)
+    except commands_module.StackNotRunning as error:
+        print(error, file=sys.stderr)  # noqa: T201
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -95,6 +96,19 @@ async def run_stack(config: StackConfig) -> int:
         **secrets_env(config.data_dir),
         **infra_env,
     }
+    state_file = config.data_dir / "stack.json"
+    state_file.write_text(
+        json.dumps(
+            {
+                "gateway": f"http://127.0.0.1:{config.gateway_port}",
+                "services": {
+                    spec.name: f"http://127.0.0.1:{spec.port}" for spec in specs if spec.serves_http
+                },
+                "nats_url": base_env["NATS_URL"],
+            },
+            indent=2,
+        )
+    )
     width = max(len(spec.name) for spec in specs) + 2
     processes = [
         SupervisedProcess(
@@ -147,5 +161,6 @@ async def run_stack(config: StackConfig) -> int:
                 await task
         for server in reversed(servers):
             server.stop()
+        state_file.unlink(missing_ok=True)
         say("stopped")
     return 0
