@@ -11,8 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -53,7 +54,7 @@ class OutputReader:
         raise AssertionError(f"{text!r} not printed within {timeout}s:\n{''.join(seen)}")
 
 
-def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path: Path) -> None:
+def test_tix_dev_runs_the_platform_behind_one_gateway_and_stops_cleanly(tmp_path: Path) -> None:
     auth_port = free_port()
     env = {
         key: value
@@ -67,6 +68,7 @@ def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path
             "TIX_DATA_DIR": str(tmp_path / "data"),
             "TIX_BASE_PORT": str(auth_port - 1),
             "TIX_GATEWAY_PORT": str(gateway_port),
+            "EXPIRATION_WINDOW_SECONDS": "4",
         }
     )
     tix_env = env
@@ -85,6 +87,54 @@ def test_tix_dev_runs_auth_on_embedded_infrastructure_and_stops_cleanly(tmp_path
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not within {timeout}s")
+
+
+def _buy_and_let_lapse(gateway: str, listing: list[dict[str, Any]]) -> None:
+    """A buyer orders and pays; another orders and lets the reservation lapse. Only through
+    the gateway, as a browser would."""
+    with (
+        httpx.Client(base_url=gateway, timeout=10) as buyer,
+        httpx.Client(base_url=gateway, timeout=10) as idler,
+    ):
+        for client, email in ((buyer, "payer@example.com"), (idler, "idler@example.com")):
+            signup = client.post("/api/users/signup", json={"email": email, "password": "pw123456"})
+            assert signup.status_code == 201
+        paid_ticket, lapsed_ticket = listing[0], listing[1]
+
+        def place(client: httpx.Client, ticket: dict[str, Any]) -> Any:
+            response = client.post("/api/orders", json={"ticketId": ticket["id"]})
+            return response.json() if response.status_code == 201 else None
+
+        order = eventually(lambda: place(buyer, paid_ticket), 10, "order placed")
+        lapsing = eventually(lambda: place(idler, lapsed_ticket), 10, "order placed")
+
+        def pay() -> Any:
+            response = buyer.post(
+                "/api/payments", json={"orderId": order["id"], "token": "pm_card_visa"}
+            )
+            return response if response.status_code != 404 else None
+
+        assert eventually(pay, 10, "payment accepted").status_code == 201
+
+        def status(client: httpx.Client, placed: Any) -> str:
+            return str(client.get(f"/api/orders/{placed['id']}").json()["status"])
+
+        eventually(lambda: status(buyer, order) == "complete", 10, "order complete")
+        eventually(lambda: status(idler, lapsing) == "cancelled", 20, "reservation lapsed")
+        on_sale = {t["id"] for t in buyer.get("/api/tickets").json()}
+        assert lapsed_ticket["id"] in on_sale
+        assert paid_ticket["id"] not in on_sale
+        sold = buyer.get(f"/api/tickets/{paid_ticket['id']}").json()
+        assert sold["orderId"] == order["id"]
 
 
 def tix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -136,6 +186,7 @@ def _run_and_stop(
     assert "seeded 5 tickets" in seeded.stdout
     listing = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets").json()
     assert len(listing) == 5
+    _buy_and_let_lapse(f"http://127.0.0.1:{gateway_port}", listing)
 
     process.send_signal(signal.SIGINT)
     reader.wait_for("stopped", timeout=30)
