@@ -172,13 +172,13 @@ def _run_and_stop(
         )
 
     with subprocess.Popen(
-        [sys.executable, "-m", "tixdev", "events", "tail", "ticket.created", "--count", "1"],
+        [sys.executable, "-m", "tixdev", "events", "tail", "--count", "1"],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
     ) as tail:
         followed = OutputReader(tail)
-        followed.wait_for("following ticket.created", timeout=30)  # it shows new events only
+        followed.wait_for("following every subject", timeout=30)  # it shows new events only
         seeded = tix(env, "seed")
         followed.wait_for("ticket.created", timeout=30)
         assert tail.wait(timeout=30) == 0

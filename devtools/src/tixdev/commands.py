@@ -93,7 +93,7 @@ async def tail(subject: str | None, count: int | None) -> int:
     try:
         wire = bus.subject(subject) if subject else bus.subject(">")
         subscription = await bus.js.subscribe(
-            wire, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+            wire, stream=bus.stream_name, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
         )
         print(f"following {subject or 'every subject'} (Ctrl-C stops)", flush=True)  # noqa: T201
         async for message in subscription.messages:
