@@ -74,7 +74,9 @@ async def test_paid_order_completes_and_the_ticket_stays_sold(
     await wait_until(lambda: _status_is(saga, buyer, order, "complete"), message="order complete")
     # The reservation window passes: a complete order does not expire.
     await wait_for_event(bus, "expiration.complete", lambda e: e["orderId"] == order["id"])
-    await wait_until(lambda: _expiry_handled(bus), message="expiry handled")
+    await wait_until(
+        lambda: consumers_idle(bus, "orders-expiration-complete"), message="expiry handled"
+    )
     assert await order_status(saga, buyer, order) == "complete"
     assert (await ticket_state(saga, ticket))["orderId"] == order["id"]
     assert (await saga.tickets.get("/api/tickets")).json() == []
@@ -107,18 +109,14 @@ async def test_cancelled_order_cannot_be_paid(
     seller, buyer = make_user(), make_user()
     _, order = await list_and_order(saga, seller, buyer)
     await saga.orders.delete(f"/api/orders/{order['id']}", headers=buyer.headers)
-    await wait_until(lambda: _payments_heard_cancel(bus), message="payments heard the cancel")
+    await wait_until(
+        lambda: _heard(bus, "payments-order-cancelled"), message="payments heard the cancel"
+    )
 
     response = await pay(saga, buyer, order)
 
     assert response.json() == {"errors": [{"message": "Cannot pay for a cancelled order"}]}
-    api = stripe.StripeClient("sk_test_x", base_addresses={"api": stripe_server.url})
-    charged = [
-        intent
-        for intent in api.v1.payment_intents.list(params={"limit": 100}).data
-        if intent.metadata.to_dict().get("orderId") == order["id"]
-    ]
-    assert charged == []
+    assert intents_for(stripe_server, order["id"]) == []
 
 
 async def test_payment_landing_after_expiry_is_refunded(
@@ -132,9 +130,11 @@ async def test_payment_landing_after_expiry_is_refunded(
     await wait_until(
         lambda: _status_is(saga, buyer, order, "cancelled"), timeout=15, message="expired"
     )
-    await wait_until(lambda: _payments_heard_cancel(bus), message="payments heard the cancel")
+    await wait_until(
+        lambda: _heard(bus, "payments-order-cancelled"), message="payments heard the cancel"
+    )
     # The bank confirmed the card only now; Stripe tells us through its webhook.
-    api = stripe.StripeClient("sk_test_x", base_addresses={"api": stripe_server.url})
+    api = stripe_api(stripe_server)
     intent = api.v1.payment_intents.create(
         params={
             "amount": 2500,
@@ -167,14 +167,24 @@ async def _status_is(saga: Saga, buyer: SignedInUser, order: Any, status: str) -
     return await order_status(saga, buyer, order) == status
 
 
-async def _expiry_handled(bus: EventBus) -> bool:
-    info = await bus.js.consumer_info(bus.stream_name, "orders-expiration-complete")
-    return not info.num_pending and not info.num_ack_pending
+def stripe_api(stripe_server: StripeServer) -> stripe.StripeClient:
+    return stripe.StripeClient("sk_test_x", base_addresses={"api": stripe_server.url})
 
 
-async def _payments_heard_cancel(bus: EventBus) -> bool:
-    info = await bus.js.consumer_info(bus.stream_name, "payments-order-cancelled")
-    return bool(info.delivered.stream_seq) and not info.num_pending and not info.num_ack_pending
+def intents_for(stripe_server: StripeServer, order_id: str) -> list[str]:
+    """The PaymentIntents Stripe holds for an order: what was charged."""
+    return [
+        intent.id
+        for intent in stripe_api(stripe_server).v1.payment_intents.list(params={"limit": 100}).data
+        if intent.metadata.to_dict().get("orderId") == order_id
+    ]
+
+
+async def _heard(bus: EventBus, durable: str) -> bool:
+    """The consumer has received something and handled everything it received: the event
+    published after an HTTP call (through the outbox) has arrived and been applied."""
+    info = await bus.js.consumer_info(bus.stream_name, durable)
+    return bool(info.delivered.stream_seq) and await consumers_idle(bus, durable)
 
 
 async def test_paying_while_cancelling_never_keeps_the_money(
@@ -185,7 +195,9 @@ async def test_paying_while_cancelling_never_keeps_the_money(
 ) -> None:
     seller, buyer = make_user(), make_user()
     _, order = await list_and_order(saga, seller, buyer)
-    await wait_until(lambda: _payments_knows(bus), message="payments knows the order")
+    await wait_until(
+        lambda: _heard(bus, "payments-order-created"), message="payments knows the order"
+    )
 
     cancel, paid = await asyncio.gather(
         saga.orders.delete(f"/api/orders/{order['id']}", headers=buyer.headers),
@@ -193,12 +205,8 @@ async def test_paying_while_cancelling_never_keeps_the_money(
     )
 
     assert cancel.status_code == 204
-    api = stripe.StripeClient("sk_test_x", base_addresses={"api": stripe_server.url})
-    intents = [
-        intent.id
-        for intent in api.v1.payment_intents.list(params={"limit": 100}).data
-        if intent.metadata.to_dict().get("orderId") == order["id"]
-    ]
+    api = stripe_api(stripe_server)
+    intents = intents_for(stripe_server, order["id"])
 
     async def refunded_or_never_charged() -> bool:
         refunds = {r.payment_intent for r in api.v1.refunds.list(params={"limit": 100}).data}
@@ -228,7 +236,7 @@ async def test_replaying_every_saga_event_changes_nothing(
         await order_status(saga, other, lapsed),
         (await bus.js.stream_info(bus.stream_name)).state.messages,
     )
-    api = stripe.StripeClient("sk_test_x", base_addresses={"api": stripe_server.url})
+    api = stripe_api(stripe_server)
     charges_before = len(api.v1.payment_intents.list(params={"limit": 100}).data)
 
     history = []
@@ -271,8 +279,3 @@ ALL_DURABLES = (
     "payments-order-completed",
     "expiration-order-created",
 )
-
-
-async def _payments_knows(bus: EventBus) -> bool:
-    info = await bus.js.consumer_info(bus.stream_name, "payments-order-created")
-    return bool(info.delivered.stream_seq) and not info.num_pending and not info.num_ack_pending

@@ -149,7 +149,3 @@ class ReplicaDocument(Document):
         if current is not None and current["version"] >= version:
             return ApplyResult.ALREADY_APPLIED
         return ApplyResult.NOT_YET
-
-    @classmethod
-    async def get_by_id(cls, record_id: ObjectId) -> Self | None:
-        return await cls.get(record_id)

@@ -21,7 +21,6 @@ from tixcommon.logging import log_context
 
 logger = logging.getLogger("tixcommon.http")
 
-REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz"})
 

@@ -29,6 +29,7 @@ class AuthFirstRoute(APIRoute):
             return handler
 
         async def authenticated_handler(request: Request) -> Response:
+            # Decoded once here; `current_user` reuses it when the dependencies run.
             if current_user(request, session_codec(request)) is None:
                 raise NotAuthorized()
             return await handler(request)

@@ -96,9 +96,6 @@ class EventBus:
         prefix = f"{self.namespace}." if self.namespace else ""
         return wire_subject.removeprefix(prefix)
 
-    def dead_letter_subject(self, name: str) -> str:
-        return self.subject(f"{DEAD_LETTER_PREFIX}.{name}")
-
     def stream_config(self) -> StreamConfig:
         families = sorted({subject.value.split(".")[0] for subject in Subject})
         return StreamConfig(

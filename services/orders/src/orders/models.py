@@ -8,11 +8,6 @@ from pymongo import IndexModel
 from tixcommon.db import ReplicaDocument, VersionedDocument
 from tixcommon.events import OrderStatus
 
-# An order holds its ticket while it may still be paid, and for good once it is.
-HOLDING_STATUSES = frozenset(
-    {OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT, OrderStatus.COMPLETE}
-)
-
 
 class TicketReplica(ReplicaDocument):
     """The tickets service's ticket, as its events describe it."""
@@ -37,6 +32,8 @@ class Order(VersionedDocument):
     status: OrderStatus
     expires_at: datetime
     ticket: OrderedTicket
+    # An order holds its ticket while it may still be paid, and for good once it is: true
+    # until the order is cancelled.
     holds_ticket: bool = True
 
     class Settings:
