@@ -96,19 +96,11 @@ def _token_from(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-_NOT_DECODED = object()
-
-
 def current_user(
     request: Request, codec: Annotated[SessionCodec, Depends(session_codec)]
 ) -> UserClaims | None:
-    cached = getattr(request.state, "session_claims", _NOT_DECODED)
-    if cached is not _NOT_DECODED:
-        return cached  # type: ignore[return-value]
     token = _token_from(request)
-    claims = codec.decode(token) if token else None
-    request.state.session_claims = claims
-    return claims
+    return codec.decode(token) if token else None
 
 
 def require_user(user: Annotated[UserClaims | None, Depends(current_user)]) -> UserClaims:

@@ -29,7 +29,8 @@ class AuthFirstRoute(APIRoute):
             return handler
 
         async def authenticated_handler(request: Request) -> Response:
-            # Decoded once here; `current_user` reuses it when the dependencies run.
+            # Checked here, before FastAPI reads the body; `RequireUser` checks it again when
+            # the dependencies run (an HMAC check: cheaper than sharing state between them).
             if current_user(request, session_codec(request)) is None:
                 raise NotAuthorized()
             return await handler(request)
