@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -137,6 +138,69 @@ def _buy_and_let_lapse(gateway: str, listing: list[dict[str, Any]]) -> None:
         assert sold["orderId"] == order["id"]
 
 
+def _kill(data_dir: Path, reader: OutputReader, name: str) -> None:
+    """kill -9 one supervised service and wait for the supervisor to report the crash."""
+    pid = int((data_dir / "run" / f"{name}.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    reader.wait_for(f"{name} exited with code -9", timeout=10)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _killed_services_catch_up(gateway: str, data_dir: Path, reader: OutputReader) -> None:
+    """Events published while a consumer is dead are processed once it is back: its durable
+    consumer kept its place in the stream."""
+    services = json.loads((data_dir / "stack.json").read_text())["services"]
+    orders_port = int(services["orders"].rsplit(":", 1)[1])
+    tickets_port = int(services["tickets"].rsplit(":", 1)[1])
+    with (
+        httpx.Client(base_url=gateway, timeout=10) as seller,
+        httpx.Client(base_url=gateway, timeout=10) as buyer,
+    ):
+        for client, email in ((seller, "late-seller@example.com"), (buyer, "late@example.com")):
+            signup = client.post("/api/users/signup", json={"email": email, "password": "pw123456"})
+            assert signup.status_code == 201
+
+        # orders is down while a ticket is listed and repriced: it misses both events.
+        _kill(data_dir, reader, "orders")
+        listed = seller.post("/api/tickets", json={"title": "Missed gig", "price": 12})
+        assert listed.status_code == 201
+        ticket = listed.json()
+        repriced = seller.put(
+            f"/api/tickets/{ticket['id']}", json={"title": "Missed gig", "price": 15}
+        )
+        assert repriced.status_code == 200
+        assert not _listening(orders_port), "orders came back before the events were published"
+        eventually(lambda: _ready(services["orders"]), 30, "orders restarted")
+
+        def place() -> Any:
+            response = buyer.post("/api/orders", json={"ticketId": ticket["id"]})
+            return response.json() if response.status_code == 201 else None
+
+        order = eventually(place, 10, "missed ticket orderable")
+        assert order["ticket"]["price"] == 15
+
+        # tickets is down while an order is placed: it misses order.created.
+        on_sale = buyer.get("/api/tickets").json()
+        other = next(t for t in on_sale if t["id"] != ticket["id"])
+        _kill(data_dir, reader, "tickets")
+        placed = buyer.post("/api/orders", json={"ticketId": other["id"]})
+        assert placed.status_code == 201
+        assert not _listening(tickets_port), "tickets came back before the order was placed"
+        eventually(lambda: _ready(services["tickets"]), 30, "tickets restarted")
+
+        def reserved() -> bool:
+            shown = buyer.get(f"/api/tickets/{other['id']}")
+            return shown.status_code == 200 and shown.json().get("orderId") == placed.json()["id"]
+
+        eventually(reserved, 10, "missed order.created applied")
+
+
 def tix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tixdev", *args],
@@ -187,6 +251,7 @@ def _run_and_stop(
     listing = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets").json()
     assert len(listing) == 5
     _buy_and_let_lapse(f"http://127.0.0.1:{gateway_port}", listing)
+    _killed_services_catch_up(f"http://127.0.0.1:{gateway_port}", tmp_path / "data", reader)
 
     process.send_signal(signal.SIGINT)
     reader.wait_for("stopped", timeout=30)

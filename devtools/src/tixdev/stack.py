@@ -110,11 +110,14 @@ async def run_stack(config: StackConfig) -> int:
         )
     )
     width = max(len(spec.name) for spec in specs) + 2
+    run_dir = config.data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
     processes = [
         SupervisedProcess(
             spec,
             {**base_env, "PORT": str(spec.port), "HOST": "127.0.0.1", **spec.env},
             prefix(spec.name, index, max(width, 10)),
+            pid_file=run_dir / f"{spec.name}.pid",
         )
         for index, spec in enumerate(specs)
     ]

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 
@@ -32,10 +33,14 @@ def say(message: str) -> None:
 
 
 class SupervisedProcess:
-    def __init__(self, spec: ServiceSpec, env: Mapping[str, str], label: str) -> None:
+    def __init__(
+        self, spec: ServiceSpec, env: Mapping[str, str], label: str, pid_file: Path | None = None
+    ) -> None:
         self.spec = spec
         self.env = dict(env)
         self.label = label
+        # Where the current pid is kept, so operators (and tests) can signal one service.
+        self.pid_file = pid_file
         self.process: asyncio.subprocess.Process | None = None
         self._stopping = False
         self.restarts = 0
@@ -57,6 +62,8 @@ class SupervisedProcess:
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
+            if self.pid_file is not None:
+                self.pid_file.write_text(f"{self.process.pid}\n")
             assert self.process.stdout is not None
             await self._pipe_output(self.process.stdout)
             code = await self.process.wait()
@@ -71,6 +78,8 @@ class SupervisedProcess:
 
     async def stop(self, timeout: float = 15.0) -> None:
         self._stopping = True
+        if self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)
         process = self.process
         if process is None or process.returncode is not None:
             return
