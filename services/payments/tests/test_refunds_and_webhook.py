@@ -237,3 +237,39 @@ async def test_order_events_out_of_order_converge(
     replica = await OrderReplica.get(ObjectId(order_id))
     assert replica is not None
     assert replica.version == 1
+
+
+async def test_cancel_during_a_charge_waits_for_it_and_refunds_what_it_took(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    payments_env: dict[str, str],
+    stripe_api: stripe.StripeClient,
+    publish: Publisher,
+    bus: EventBus,
+) -> None:
+    order = await known_order(buyer)
+    # A request has claimed the order and is at Stripe when the cancel arrives.
+    claim = Payment(order_id=order["id"], status="pending", amount_cents=2000)
+    await claim.insert()
+    await publish.publish(cancelled(order))
+
+    async def cancel_redelivered() -> bool:
+        info = await bus.js.consumer_info(bus.stream_name, "payments-order-cancelled")
+        return bool((info.num_redelivered or 0) > 0)
+
+    await wait_until(cancel_redelivered, message="cancel held back while the charge is pending")
+    replica = await OrderReplica.get(ObjectId(order["id"]))
+    assert replica is not None
+    assert replica.status.value == "cancelled"
+    # The charge succeeds and is recorded from a snapshot taken before the cancel (the race).
+    intent = charge_outside_a_request(stripe_api, order)
+    await Payment.get_pymongo_collection().update_one(
+        {"_id": claim.id}, {"$set": {"status": "succeeded", "stripe_id": intent.id}}
+    )
+
+    async def refunded() -> bool:
+        return len(refunds_of(stripe_api, intent.id)) == 1
+
+    await wait_until(refunded, message="the charge that raced the cancel is refunded")
+    await wait_until(lambda: consumers_idle(bus, "payments-order-cancelled"), message="settled")

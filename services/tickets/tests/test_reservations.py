@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,14 @@ import httpx
 from bson import ObjectId
 
 from tixcommon.bus import EventBus, Publisher
-from tixcommon.events import OrderCancelled, OrderCreated, OrderStatus, TicketPrice, TicketRef
+from tixcommon.events import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderStatus,
+    TicketPrice,
+    TicketRef,
+)
 from tixcommon.testing import (
     SignedInUser,
     consumers_idle,
@@ -143,3 +151,53 @@ async def test_next_order_waits_for_the_previous_holders_cancel(
 
     await wait_for_event(bus, "ticket.updated", lambda e: e.get("orderId") == second.id)
     assert (await ticket_state(client, listed))["version"] == 3
+
+
+async def test_sellers_see_their_listings_available_reserved_then_sold(
+    client: httpx.AsyncClient,
+    listed: dict[str, Any],
+    seller: SignedInUser,
+    make_user: Callable[..., SignedInUser],
+    publish: Publisher,
+    bus: EventBus,
+) -> None:
+    async def statuses() -> list[str]:
+        mine = await client.get("/api/tickets/mine", headers=seller.headers)
+        assert mine.status_code == 200
+        return [ticket["status"] for ticket in mine.json()]
+
+    assert await statuses() == ["available"]
+    other = make_user()
+    assert (await client.get("/api/tickets/mine", headers=other.headers)).json() == []
+    assert (await client.get("/api/tickets/mine")).status_code == 401
+    order = order_created(listed)
+
+    await publish.publish(order)
+    await wait_for_event(bus, "ticket.updated", lambda e: e.get("orderId") == order.id)
+    assert await statuses() == ["reserved"]
+    assert (await ticket_state(client, listed))["status"] == "reserved"
+
+    await publish.publish(OrderCompleted(id=order.id, version=1, ticket=TicketRef(id=listed["id"])))
+    await wait_until(lambda: _is(statuses, ["sold"]), message="listing sold")
+    assert (await ticket_state(client, listed))["status"] == "sold"
+    assert len(await stream_messages(bus, "ticket.updated")) == 1  # the ticket did not change
+
+
+async def test_order_completed_before_its_creation_waits_for_it(
+    client: httpx.AsyncClient,
+    listed: dict[str, Any],
+    publish: Publisher,
+    bus: EventBus,
+) -> None:
+    order = order_created(listed)
+    await publish.publish(OrderCompleted(id=order.id, version=1, ticket=TicketRef(id=listed["id"])))
+    await publish.publish(order)
+
+    async def sold() -> bool:
+        return bool((await ticket_state(client, listed))["status"] == "sold")
+
+    await wait_until(sold, message="completion applied once the order is known")
+
+
+async def _is(read: Callable[[], Awaitable[list[str]]], expected: list[str]) -> bool:
+    return await read() == expected

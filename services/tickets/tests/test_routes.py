@@ -37,6 +37,7 @@ async def test_create_lists_a_ticket_and_announces_it(
         "price": 20.5,
         "userId": seller.id,
         "version": 0,
+        "status": "available",
     }
     event = await wait_for_event(bus, "ticket.created", lambda e: e["id"] == ticket["id"])
     assert event == {

@@ -177,9 +177,16 @@ class PaymentService:
             return Outcome.RETRY_LATER
         # Applied now or before: either way a payment that landed for it must go back. A
         # refund already made is not made again (refund_id), and Stripe keys it by order.
-        payment = await Payment.find_one(
-            Payment.order_id == event.id, Payment.status == PaymentStatus.SUCCEEDED
-        )
-        if payment is not None:
-            await self.refund(payment)
+        payment = await Payment.find_one(Payment.order_id == event.id)
+        if payment is None:
+            return Outcome.ACK
+        if payment.status is PaymentStatus.PENDING:
+            # A charge is in flight. Its success may be recorded from a snapshot that predates
+            # our write (two transactions, each reading what the other writes), so wait for
+            # its outcome instead of assuming it will see the cancel. An abandoned claim is
+            # settled by the webhook, which does see it.
+            if payment.created_at > datetime.now(UTC) - self.claim_timeout:
+                return Outcome.RETRY_LATER
+            return Outcome.ACK
+        await self.refund(payment)
         return Outcome.ACK

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tickets.listeners import OrderCancelledListener, OrderCreatedListener
+from tickets.listeners import (
+    OrderCancelledListener,
+    OrderCompletedListener,
+    OrderCreatedListener,
+)
 from tickets.models import OrderReplica, Ticket
 from tickets.routes import router
 from tickets.settings import TicketsSettings
@@ -18,5 +22,5 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         api_prefix="/api/tickets",
         routers=[router],
         documents=[Ticket, OrderReplica],
-        listeners=[OrderCreatedListener, OrderCancelledListener],
+        listeners=[OrderCreatedListener, OrderCancelledListener, OrderCompletedListener],
     )

@@ -1,11 +1,11 @@
-"""Order events that reserve and release tickets."""
+"""Order events that reserve, release and sell tickets."""
 
 from __future__ import annotations
 
 from tickets.service import TicketService
 from tixcommon.bus import Delivery, Listener, Outcome
 from tixcommon.context import ServiceContext
-from tixcommon.events import OrderCancelled, OrderCreated
+from tixcommon.events import OrderCancelled, OrderCompleted, OrderCreated
 
 
 def _service(context: ServiceContext) -> TicketService:
@@ -30,3 +30,13 @@ class OrderCancelledListener(Listener[OrderCancelled]):
 
     async def handle(self, event: OrderCancelled, delivery: Delivery) -> Outcome:
         return await self.tickets.release_for_cancelled_order(event)
+
+
+class OrderCompletedListener(Listener[OrderCompleted]):
+    event_type = OrderCompleted
+
+    def __init__(self, context: ServiceContext) -> None:
+        self.tickets = _service(context)
+
+    async def handle(self, event: OrderCompleted, delivery: Delivery) -> Outcome:
+        return await self.tickets.mark_order_completed(event)

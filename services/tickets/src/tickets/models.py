@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pymongo import IndexModel
 
 from tixcommon.db import ReplicaDocument, VersionedDocument
 from tixcommon.events import OrderStatus
+
+
+class TicketStatus(StrEnum):
+    """What a seller sees of a listing: for sale, held by a pending order, or paid for."""
+
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    SOLD = "sold"
 
 
 class Ticket(VersionedDocument):
@@ -16,7 +26,10 @@ class Ticket(VersionedDocument):
 
     class Settings:
         name = "tickets"
-        indexes = [IndexModel([("order_id", 1), ("_id", 1)], name="unreserved_listing")]
+        indexes = [
+            IndexModel([("order_id", 1), ("_id", 1)], name="unreserved_listing"),
+            IndexModel([("user_id", 1), ("_id", -1)], name="seller_listing"),
+        ]
 
 
 class OrderReplica(ReplicaDocument):

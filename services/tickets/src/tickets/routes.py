@@ -33,9 +33,19 @@ async def list_tickets(tickets: Tickets) -> list[TicketOut]:
     return [TicketOut.of(ticket) for ticket in await tickets.list_for_sale()]
 
 
+# Declared before /{ticket_id}, which would take "mine" for a malformed id.
+@router.get("/mine", response_model_exclude_none=True)
+async def list_my_tickets(user: RequireUser, tickets: Tickets) -> list[TicketOut]:
+    mine = await tickets.list_by_seller(user)
+    statuses = await tickets.statuses(mine)
+    return [TicketOut.of(ticket, statuses[str(ticket.id)]) for ticket in mine]
+
+
 @router.get("/{ticket_id}", response_model_exclude_none=True)
 async def show_ticket(ticket_id: str, tickets: Tickets) -> TicketOut:
-    return TicketOut.of(await tickets.get(parse_object_id(ticket_id)))
+    ticket = await tickets.get(parse_object_id(ticket_id))
+    statuses = await tickets.statuses([ticket])
+    return TicketOut.of(ticket, statuses[str(ticket.id)])
 
 
 @router.put("/{ticket_id}", response_model_exclude_none=True)

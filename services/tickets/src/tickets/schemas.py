@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from tickets.models import Ticket
+from tickets.models import Ticket, TicketStatus
 
 TITLE_MAX = 200
 PRICE_MAX = 1_000_000
@@ -54,9 +54,10 @@ class TicketOut(BaseModel):
     user_id: str
     version: int
     order_id: str | None = None
+    status: TicketStatus = TicketStatus.AVAILABLE
 
     @classmethod
-    def of(cls, ticket: Ticket) -> TicketOut:
+    def of(cls, ticket: Ticket, status: TicketStatus | None = None) -> TicketOut:
         return cls(
             id=str(ticket.id),
             title=ticket.title,
@@ -64,4 +65,6 @@ class TicketOut(BaseModel):
             user_id=ticket.user_id,
             version=ticket.version,
             order_id=ticket.order_id,
+            status=status
+            or (TicketStatus.AVAILABLE if ticket.order_id is None else TicketStatus.RESERVED),
         )

@@ -6,13 +6,20 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 
-from tickets.models import OrderReplica, Ticket
+from tickets.models import OrderReplica, Ticket, TicketStatus
 from tickets.schemas import TicketIn
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
 from tixcommon.db import retry_on_conflict
 from tixcommon.errors import BadRequest, NotAuthorized, NotFound
-from tixcommon.events import OrderCancelled, OrderCreated, OrderStatus, TicketCreated, TicketUpdated
+from tixcommon.events import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderStatus,
+    TicketCreated,
+    TicketUpdated,
+)
 
 
 def ticket_updated(ticket: Ticket) -> TicketUpdated:
@@ -38,6 +45,30 @@ class TicketService:
         if ticket is None:
             raise NotFound()
         return ticket
+
+    async def list_by_seller(self, seller: UserClaims) -> list[Ticket]:
+        """The seller's listings, newest first, reserved and sold ones included."""
+        return await Ticket.find(Ticket.user_id == seller.id).sort("-_id").to_list()
+
+    async def statuses(self, tickets: list[Ticket]) -> dict[str, TicketStatus]:
+        """Each ticket's seller-facing status, with one query for all the reserving orders."""
+        order_ids = [ObjectId(ticket.order_id) for ticket in tickets if ticket.order_id]
+        completed: set[str] = set()
+        if order_ids:
+            cursor = OrderReplica.get_pymongo_collection().find(
+                {"_id": {"$in": order_ids}, "status": OrderStatus.COMPLETE.value}, {"_id": 1}
+            )
+            completed = {str(order["_id"]) async for order in cursor}
+        return {
+            str(ticket.id): (
+                TicketStatus.AVAILABLE
+                if ticket.order_id is None
+                else TicketStatus.SOLD
+                if ticket.order_id in completed
+                else TicketStatus.RESERVED
+            )
+            for ticket in tickets
+        }
 
     async def create(self, seller: UserClaims, data: TicketIn) -> Ticket:
         ticket = Ticket(title=data.title, price=data.price, user_id=seller.id)
@@ -132,3 +163,17 @@ class TicketService:
             return Outcome.ACK
 
         return await self.outbox.run(work)
+
+    async def mark_order_completed(self, event: OrderCompleted) -> Outcome:
+        """A paid order keeps its ticket for good: the listing shows as sold. The ticket itself
+        does not change (no new version), only what we know of its order."""
+        order = await OrderReplica.get(ObjectId(event.id))
+        if order is None:
+            return Outcome.RETRY_LATER  # its order.created has not reached us yet
+        if order.status in (OrderStatus.COMPLETE, OrderStatus.CANCELLED):
+            return Outcome.ACK  # applied before; a cancelled order is never completed
+        await OrderReplica.get_pymongo_collection().update_one(
+            {"_id": order.id, "status": {"$nin": [OrderStatus.CANCELLED.value]}},
+            {"$set": {"status": OrderStatus.COMPLETE.value, "version": event.version}},
+        )
+        return Outcome.ACK
