@@ -10,7 +10,7 @@ VENV   := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-PACKAGES := common devtools $(wildcard services/*)
+PACKAGES := common devtools client $(wildcard services/*)
 
 .PHONY: dev test bench lint typecheck pytest install clean lock
 
@@ -50,6 +50,7 @@ typecheck: install
 	@echo "mypy bench"; $(VENV)/bin/mypy bench
 
 pytest: install
+	scripts/ensure-chromium
 	$(VENV)/bin/pytest --no-skips $(PYTEST_ARGS)
 
 clean:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
-from tixcommon.testing import free_port
+from tixdev.testing import OutputReader, RunningStack, running_stack
 
 
 def _listening(port: int) -> bool:
@@ -26,68 +24,9 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-class OutputReader:
-    """Collects the stack's output lines on a thread, so waiting for one has a deadline even
-    when the stack goes silent (a bare readline would block forever)."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: queue.Queue[str] = queue.Queue()
-        assert process.stdout is not None
-        stream = process.stdout
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.put(line)
-
-    def wait_for(self, text: str, timeout: float) -> list[str]:
-        seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=remaining)
-            except queue.Empty:
-                break
-            seen.append(line)
-            if text in line:
-                return seen
-        raise AssertionError(f"{text!r} not printed within {timeout}s:\n{''.join(seen)}")
-
-
 def test_tix_dev_runs_the_platform_behind_one_gateway_and_stops_cleanly(tmp_path: Path) -> None:
-    auth_port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key
-        not in {"MONGO_URI", "NATS_URL", "REDIS_URL", "STRIPE_API_BASE", "JWT_KEY", "STRIPE_KEY"}
-    }
-    gateway_port = free_port()
-    env.update(
-        {
-            "TIX_DATA_DIR": str(tmp_path / "data"),
-            "TIX_BASE_PORT": str(auth_port - 1),
-            "TIX_GATEWAY_PORT": str(gateway_port),
-            "EXPIRATION_WINDOW_SECONDS": "4",
-        }
-    )
-    tix_env = env
-
-    with subprocess.Popen(
-        [sys.executable, "-m", "tixdev", "dev"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    ) as process:
-        try:
-            _run_and_stop(process, gateway_port, tmp_path, tix_env)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with running_stack(tmp_path / "data", EXPIRATION_WINDOW_SECONDS="4") as stack:
+        _run_and_stop(stack, tmp_path)
 
 
 def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -212,14 +151,13 @@ def tix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _run_and_stop(
-    process: subprocess.Popen[str], gateway_port: int, tmp_path: Path, env: dict[str, str]
-) -> None:
-    reader = OutputReader(process)
-    output = reader.wait_for("TixVibe is up", timeout=90)
+def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
+    process, reader, env = stack.process, stack.reader, stack.env
+    gateway_port = stack.gateway_port
+    output = stack.startup_output
     assert any(f"open http://127.0.0.1:{gateway_port}" in line for line in output)
     infra_ports = [int(port) for port in re.findall(r"://127\.0\.0\.1:(\d+)", "".join(output))]
-    assert len(set(infra_ports)) >= 10  # mongo, nats, redis, stripe, five services, gateway
+    assert len(set(infra_ports)) >= 11  # mongo, nats, redis, stripe, 5 services, client, gateway
 
     signup = httpx.post(
         f"http://127.0.0.1:{gateway_port}/api/users/signup",
@@ -227,6 +165,9 @@ def _run_and_stop(
     )
     assert signup.status_code == 201
     assert (tmp_path / "data" / "jwt_key").stat().st_mode & 0o777 == 0o600
+    storefront = httpx.get(f"http://127.0.0.1:{gateway_port}/")  # everything else: the client
+    assert storefront.status_code == 200
+    assert "Tickets for sale" in storefront.text
 
     status = tix(env, "status")
     assert status.returncode == 0, status.stdout

@@ -15,10 +15,10 @@ from starlette.types import Receive, Scope, Send
 
 from auth.app import create_app as create_auth
 from auth.settings import AuthSettings
+from tixcommon.route_table import ROUTES, service_for
 from tixcommon.settings import load_settings
 from tixcommon.testing import free_port, wait_until
 from tixdev.gateway import Gateway
-from tixdev.routing import ROUTES, service_for
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:

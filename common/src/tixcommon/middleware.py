@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -57,10 +58,23 @@ def error_response_parts(error: AppError, request_id: str) -> tuple[Message, Mes
     return start, {"type": "http.response.body", "body": body}
 
 
+ErrorRenderer = Callable[[AppError, str], tuple[Message, Message]]
+"""Turns an error and the request id into the response's start and body messages."""
+
+
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        render_error: ErrorRenderer = error_response_parts,
+    ) -> None:
+        """`render_error` shapes the errors raised here (the contract's JSON body by default;
+        the web client renders pages)."""
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.render_error = render_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,7 +144,7 @@ class EdgeMiddleware:
     async def _send_error(
         self, send: Send, error: AppError, request_id: str, state: dict[str, Any]
     ) -> None:
-        start, body = error_response_parts(error, request_id)
+        start, body = self.render_error(error, request_id)
         state["started"] = True
         state["status"] = error.status_code
         await send(start)

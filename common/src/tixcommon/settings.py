@@ -28,8 +28,8 @@ class ConfigurationError(RuntimeError):
     """The environment does not describe a runnable service."""
 
 
-class ServiceSettings(BaseSettings):
-    """What every HTTP service needs: identity, session key, database, HTTP limits."""
+class ProcessSettings(BaseSettings):
+    """What every HTTP process needs, the web client included: identity, address, limits."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
@@ -39,17 +39,21 @@ class ServiceSettings(BaseSettings):
     host: str = "0.0.0.0"  # noqa: S104 - a container listens on all interfaces
     port: int = 8000
 
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # How many routers (ingress, gateway) append to X-Forwarded-For in front of us: the client's
+    # address is that many entries from the right. 0 trusts no header and uses the peer address.
+    trusted_proxy_hops: int = Field(default=1, ge=0)
+
+
+class ServiceSettings(ProcessSettings):
+    """What every backend service needs besides: the session key and its database."""
+
     jwt_key: SecretStr
     jwt_lifetime_seconds: int = Field(default=24 * 3600, gt=0)
 
     mongo_uri: str
     mongo_db: str = ""
     mongo_timeout_ms: int = Field(default=5000, gt=0)
-
-    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
-    # How many routers (ingress, gateway) append to X-Forwarded-For in front of us: the client's
-    # address is that many entries from the right. 0 trusts no header and uses the peer address.
-    trusted_proxy_hops: int = Field(default=1, ge=0)
 
     @property
     def database_name(self) -> str:
@@ -89,7 +93,7 @@ class EventServiceSettings(ServiceSettings):
     drain_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
-SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+SettingsT = TypeVar("SettingsT", bound=ProcessSettings)
 
 
 def load_settings(cls: type[SettingsT]) -> SettingsT:

@@ -14,7 +14,8 @@ import httpx
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from tixdev.routing import service_for
+from tixcommon.http_client import shared_http_client
+from tixcommon.route_table import service_for
 
 # Headers that describe one hop, not the request (RFC 9110 7.6.1), plus Host, which httpx sets.
 _HOP_BY_HOP = frozenset(
@@ -37,9 +38,7 @@ class Gateway:
     def __init__(self, backends: Mapping[str, str], *, timeout: float = 60.0) -> None:
         """`backends` maps a service name to its base URL (`http://127.0.0.1:3001`)."""
         self.backends = dict(backends)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=2.0), follow_redirects=False
-        )
+        self._client = shared_http_client(timeout=timeout)
 
     async def aclose(self) -> None:
         await self._client.aclose()

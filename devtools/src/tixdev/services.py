@@ -24,7 +24,7 @@ class ServiceSpec:
 
 
 def platform_services(base_port: int) -> list[ServiceSpec]:
-    """The services that exist so far, each on its own port above `base_port`."""
+    """The platform's processes, each HTTP one on its own port above `base_port`."""
     return [
         ServiceSpec("auth", "auth", base_port + 1),
         ServiceSpec("tickets", "tickets", base_port + 2),
@@ -33,4 +33,5 @@ def platform_services(base_port: int) -> list[ServiceSpec]:
         # No HTTP of its own: the expiration service's /readyz reports whether it is alive.
         ServiceSpec("exp-worker", "expiration.worker", 0, serves_http=False),
         ServiceSpec("payments", "payments", base_port + 5),
+        ServiceSpec("client", "webclient", base_port + 6),
     ]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import uvicorn
 
+from tixcommon.route_table import ROUTED_SERVICES
 from tixcommon.testing.servers import (
     ManagedServer,
     MongoServer,
@@ -96,35 +97,50 @@ async def run_stack(config: StackConfig) -> int:
         **secrets_env(config.data_dir),
         **infra_env,
     }
+    backends = {spec.name: f"http://127.0.0.1:{spec.port}" for spec in specs if spec.serves_http}
+    gateway_url = f"http://127.0.0.1:{config.gateway_port}"
     state_file = config.data_dir / "stack.json"
     state_file.write_text(
         json.dumps(
             {
-                "gateway": f"http://127.0.0.1:{config.gateway_port}",
-                "services": {
-                    spec.name: f"http://127.0.0.1:{spec.port}" for spec in specs if spec.serves_http
-                },
+                "gateway": gateway_url,
+                "services": backends,
                 "nats_url": base_env["NATS_URL"],
             },
             indent=2,
         )
     )
+    per_service = {
+        # The web client calls the services directly, as in Kubernetes (see client.settings).
+        "client": {
+            "API_URL": gateway_url,
+            **{f"{name.upper()}_URL": backends[name] for name in ROUTED_SERVICES},
+            "STRIPE_JS_URL": f"{base_env['STRIPE_API_BASE']}/js.stripe.com/v3/",
+            "STRIPE_PUBLISHABLE_KEY": os.environ.get(
+                "STRIPE_PUBLISHABLE_KEY", "pk_test_tixvibe_local"
+            ),
+        }
+    }
     width = max(len(spec.name) for spec in specs) + 2
     run_dir = config.data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     processes = [
         SupervisedProcess(
             spec,
-            {**base_env, "PORT": str(spec.port), "HOST": "127.0.0.1", **spec.env},
+            {
+                **base_env,
+                "PORT": str(spec.port),
+                "HOST": "127.0.0.1",
+                **spec.env,
+                **per_service.get(spec.name, {}),
+            },
             prefix(spec.name, index, max(width, 10)),
             pid_file=run_dir / f"{spec.name}.pid",
         )
         for index, spec in enumerate(specs)
     ]
     tasks = [asyncio.create_task(process.run()) for process in processes]
-    gateway = Gateway(
-        {spec.name: f"http://127.0.0.1:{spec.port}" for spec in specs if spec.serves_http}
-    )
+    gateway = Gateway(backends)
     gateway_server = uvicorn.Server(
         uvicorn.Config(
             gateway,
@@ -133,6 +149,9 @@ async def run_stack(config: StackConfig) -> int:
             log_config=None,
             access_log=False,
             lifespan="on",
+            # The backend's own Date and Server headers pass through; don't add a second pair.
+            server_header=False,
+            date_header=False,
         )
     )
     tasks.append(asyncio.create_task(gateway_server.serve()))

@@ -1,6 +1,6 @@
 """The one routing table of the platform: which service answers which path prefix. The local
-gateway routes by it, and so must the Kubernetes ingress (checked against it by a test once the
-manifests exist)."""
+gateway routes by it, the web client calls the services by it, and the Kubernetes ingress must
+agree with it (a test checks)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/payments", "payments"),
 )
 DEFAULT_SERVICE = "client"
+ROUTED_SERVICES: tuple[str, ...] = tuple(service for _, service in ROUTES)
 
 
 def service_for(path: str) -> str:

@@ -1,0 +1,166 @@
+"""The storefront, a ticket's page, and a seller's listings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from webclient.api import ApiError
+from webclient.dependencies import Api, Render, SignedIn
+from webclient.schemas import CurrentUser, Ticket
+
+router = APIRouter()
+
+FormText = Annotated[str, Form()]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, render: Render, api: Api) -> Response:
+    user, tickets = await asyncio.gather(api.current_user(), api.tickets_for_sale())
+    return render.render(
+        request, "index.html", {"title": "Tickets for sale", "tickets": tickets}, user=user
+    )
+
+
+@router.get("/tickets/new", response_class=HTMLResponse)
+async def new_ticket(request: Request, render: Render, user: SignedIn) -> Response:
+    context = {"title": "Sell a ticket", "form": {"title": "", "price": ""}, "action": "create"}
+    return render.render(request, "tickets/form.html", context, user=user)
+
+
+@router.post("/tickets/new", response_class=HTMLResponse)
+async def create_ticket(
+    request: Request,
+    render: Render,
+    api: Api,
+    user: SignedIn,
+    title: FormText = "",
+    price: FormText = "",
+) -> Response:
+    try:
+        ticket = await api.create_ticket(title, price)
+    except ApiError as error:
+        context = {
+            "title": "Sell a ticket",
+            "form": {"title": title, "price": price},
+            "action": "create",
+            "errors": error.by_field,
+            "general": error.general,
+        }
+        return render.render(request, "tickets/form.html", context, user=user, status_code=400)
+    return RedirectResponse(f"/tickets/{ticket.id}?listed=1", status_code=303)
+
+
+@router.get("/tickets/mine", response_class=HTMLResponse)
+async def my_tickets(request: Request, render: Render, api: Api, user: SignedIn) -> Response:
+    tickets = await api.my_tickets()
+    return render.render(
+        request, "tickets/mine.html", {"title": "My tickets", "tickets": tickets}, user=user
+    )
+
+
+def purchase_block(ticket: Ticket, user: CurrentUser | None) -> str | None:
+    """Why this user cannot buy this ticket now, or None when they can."""
+    if ticket.status == "sold":
+        return "This ticket has been sold."
+    if ticket.status == "reserved":
+        return (
+            "Someone is buying this ticket right now. "
+            "If they don't pay in time, it's for sale again."
+        )
+    if user is not None and ticket.user_id == user.id:
+        return "This is your listing: you can't buy your own ticket."
+    return None
+
+
+async def _ticket_page(
+    request: Request,
+    render: Render,
+    api: Api,
+    ticket_id: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    user, ticket = await asyncio.gather(api.current_user(), api.ticket(ticket_id))
+    context = {
+        "title": ticket.title,
+        "ticket": ticket,
+        "blocked": purchase_block(ticket, user),
+        "own": user is not None and ticket.user_id == user.id,
+        "listed": request.query_params.get("listed") == "1",
+        "error": error,
+    }
+    return render.render(request, "tickets/show.html", context, user=user, status_code=status_code)
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+async def show_ticket(request: Request, render: Render, api: Api, ticket_id: str) -> Response:
+    return await _ticket_page(request, render, api, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/purchase", response_class=HTMLResponse)
+async def purchase(
+    request: Request, render: Render, api: Api, user: SignedIn, ticket_id: str
+) -> Response:
+    try:
+        order = await api.place_order(ticket_id)
+    except ApiError as error:
+        if error.status_code == 404:
+            raise
+        message = "; ".join(e.message for e in error.errors)
+        return await _ticket_page(
+            request, render, api, ticket_id, error=message, status_code=error.status_code
+        )
+    return RedirectResponse(f"/orders/{order.id}", status_code=303)
+
+
+async def _owned(api: Api, user: CurrentUser, ticket_id: str) -> Ticket:
+    ticket = await api.ticket(ticket_id)
+    if ticket.user_id != user.id:
+        raise ApiError.not_yours()
+    return ticket
+
+
+@router.get("/tickets/{ticket_id}/edit", response_class=HTMLResponse)
+async def edit_ticket(
+    request: Request, render: Render, api: Api, user: SignedIn, ticket_id: str
+) -> Response:
+    ticket = await _owned(api, user, ticket_id)
+    context = {
+        "title": f"Edit {ticket.title}",
+        "ticket": ticket,
+        "form": {"title": ticket.title, "price": f"{ticket.price:.2f}"},
+        "action": "edit",
+        "general": ["A reserved or sold ticket can't be edited."] if ticket.order_id else [],
+    }
+    return render.render(request, "tickets/form.html", context, user=user)
+
+
+@router.post("/tickets/{ticket_id}/edit", response_class=HTMLResponse)
+async def update_ticket(
+    request: Request,
+    render: Render,
+    api: Api,
+    user: SignedIn,
+    ticket_id: str,
+    title: FormText = "",
+    price: FormText = "",
+) -> Response:
+    ticket = await _owned(api, user, ticket_id)
+    try:
+        await api.update_ticket(ticket_id, title, price)
+    except ApiError as error:
+        context = {
+            "title": f"Edit {ticket.title}",
+            "ticket": ticket,
+            "form": {"title": title, "price": price},
+            "action": "edit",
+            "errors": error.by_field,
+            "general": error.general,
+        }
+        return render.render(request, "tickets/form.html", context, user=user, status_code=400)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)

@@ -1,0 +1,92 @@
+"""Turning a template and its data into a page: the signed-in user, the CSRF token, and
+cache-busted static URLs are in every page."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from webclient.schemas import CurrentUser
+from webclient.security import CSRF_FIELD, csrf_token, set_csrf_cookie
+from webclient.settings import ClientSettings
+
+PACKAGE = Path(__file__).parent
+STATIC_DIR = PACKAGE / "static"
+TEMPLATES_DIR = PACKAGE / "templates"
+
+
+@cache
+def _fingerprint(name: str) -> str:
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """A static file's URL with its content hash, so it can be cached for a year and a new
+    release is fetched at once."""
+    return f"/static/{name}?v={_fingerprint(name)}"
+
+
+def money(price: float) -> str:
+    return f"${price:,.2f}"
+
+
+def remaining(expires_at: datetime) -> str:
+    seconds = int((expires_at - datetime.now(UTC)).total_seconds())
+    if seconds <= 0:
+        return "Order expired"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s left to pay" if minutes else f"{seconds} s left to pay"
+
+
+class ImmutableStatic(StaticFiles):
+    """Static files are requested by content hash (`static_url`), so they never change."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["cache-control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+class Pages:
+    def __init__(self, settings: ClientSettings) -> None:
+        self.templates = Jinja2Templates(directory=TEMPLATES_DIR)
+        env = self.templates.env
+        env.globals.update(
+            static_url=static_url,
+            csrf_field=CSRF_FIELD,
+            stripe_js_url=settings.stripe_js_url,
+            stripe_key=settings.stripe_publishable_key,
+        )
+        env.filters.update(money=money, remaining=remaining)
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any] | None = None,
+        *,
+        user: CurrentUser | None = None,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        token, new = csrf_token(request)
+        response = self.templates.TemplateResponse(
+            request,
+            template,
+            {"user": user, "csrf_token": token, **(context or {})},
+            status_code=status_code,
+        )
+        response.headers["cache-control"] = "no-store"  # pages carry the user's own data
+        if new:
+            set_csrf_cookie(response, request, token)
+        return response

@@ -1,0 +1,53 @@
+"""What the client's tests share: a visitor that browses like a browser without JavaScript."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# Long enough to pay in a browser, short enough to watch a reservation lapse in a test.
+RESERVATION_SECONDS = 10
+ARTIFACTS = Path(__file__).parent / "artifacts"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Visitor:
+    """A browser without JavaScript: follows what the pages offer, keeps its cookies."""
+
+    def __init__(self, gateway: str) -> None:
+        self.http = httpx.Client(base_url=gateway, timeout=15, follow_redirects=False)
+        self.email = f"{uuid.uuid4().hex[:12]}@example.com"
+        self.password = "password123"
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
+    def csrf_token(self, page: str = "/") -> str:
+        match = _CSRF.search(self.get(page).text)
+        assert match, f"no form token on {page}"
+        return match.group(1)
+
+    def submit(self, path: str, data: dict[str, str], *, from_page: str | None = None) -> Any:
+        """Post a form the way a browser does: with the token of the page it came from."""
+        token = self.csrf_token(from_page or path)
+        return self.http.post(path, data={"csrf_token": token, **data})
+
+    def sign_up(self) -> Visitor:
+        response = self.submit(
+            "/auth/signup", {"email": self.email, "password": self.password, "next": "/"}
+        )
+        assert response.status_code == 303, response.text
+        return self
+
+    def list_ticket(self, title: str, price: str = "25") -> str:
+        response = self.submit("/tickets/new", {"title": title, "price": price})
+        assert response.status_code == 303, response.text
+        ticket_id: str = response.headers["location"].split("/")[2].split("?")[0]
+        return ticket_id
+
+    def close(self) -> None:
+        self.http.close()
