@@ -1,0 +1,183 @@
+"""The storefront in a real headless Chromium: the purchase with a card, and a reservation
+lapsing while the buyer watches. Screenshots of the main pages go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from client_support import ARTIFACTS, RESERVATION_SECONDS
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tixdev.testing import RunningStack
+
+# What this machine's Chromium needs to run headless as root without reaching the network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if candidate and shutil.which(candidate):
+            return candidate
+    raise AssertionError("chromium is not installed: run scripts/ensure-chromium")
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        await launched.close()
+
+
+async def new_page(browser: Browser, platform: RunningStack, width: int = 1200) -> Page:
+    context = await browser.new_context(
+        base_url=platform.gateway, viewport={"width": width, "height": 900}
+    )
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def sign_up(page: Page) -> str:
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    await page.goto("/auth/signup")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill("password123")
+    await page.get_by_role("button", name="Sign up").click()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return email
+
+
+async def list_ticket(page: Page, title: str, price: str) -> None:
+    await page.get_by_role("link", name="Sell a ticket").first.click()
+    await page.get_by_label("Event and seat").fill(title)
+    await page.get_by_label("Price (USD)").fill(price)
+    await page.get_by_role("button", name="List ticket").click()
+    await expect(page.get_by_text("Your ticket is listed")).to_be_visible()
+
+
+async def buy(page: Page, title: str) -> None:
+    await page.goto("/")
+    await page.get_by_role("link", name=title).click()
+    # The listing reaches orders within milliseconds; a click before that is refused.
+    for _ in range(20):
+        await page.get_by_role("button", name="Purchase").click()
+        if "/orders/" in page.url:
+            return
+        await page.goto(page.url.split("/purchase")[0])
+    raise AssertionError("purchase never accepted")
+
+
+async def test_a_buyer_pays_by_card_and_sees_the_order_complete(
+    browser: Browser, platform: RunningStack
+) -> None:
+    title = f"Rooftop jazz {uuid.uuid4().hex[:4]}"
+    seller = await new_page(browser, platform)
+    await sign_up(seller)
+    await list_ticket(seller, title, "42.50")
+    await shot(seller, "ticket")
+
+    buyer = await new_page(browser, platform)
+    await buyer.goto("/")
+    await expect(buyer.get_by_role("link", name=title)).to_be_visible()
+    await shot(buyer, "home")
+    await sign_up(buyer)
+    await buy(buyer, title)
+    await expect(buyer.get_by_text("left to pay")).to_be_visible()
+    card = buyer.locator("#card-element")
+    await card.locator("input[placeholder=number]").fill("4242424242424242")
+    await card.locator("input[placeholder=exp_month]").fill("12")
+    await card.locator("input[placeholder=exp_year]").fill("34")
+    await card.locator("input[placeholder=cvc]").fill("123")
+    await card.locator("input[placeholder=postal_code]").fill("10001")
+    await shot(buyer, "order")
+    await buyer.get_by_role("button", name="Pay $42.50").click()
+
+    await buyer.wait_for_url("**/orders?paid=*")
+    await expect(buyer.get_by_text("Payment received")).to_be_visible()
+    row = buyer.get_by_role("row").filter(has_text=title)
+    for _ in range(50):
+        if await row.get_by_text("Complete").count():
+            break
+        await buyer.reload()
+    await expect(row.get_by_text("Complete")).to_be_visible()
+    await shot(buyer, "orders")
+
+    await seller.goto("/tickets/mine")
+    await expect(
+        seller.get_by_role("row").filter(has_text=title).get_by_text("Sold")
+    ).to_be_visible()
+    await shot(seller, "my-tickets")
+
+
+async def test_an_unpaid_reservation_lapses_in_front_of_the_buyer(
+    browser: Browser, platform: RunningStack
+) -> None:
+    title = f"Matinee {uuid.uuid4().hex[:4]}"
+    seller = await new_page(browser, platform)
+    await sign_up(seller)
+    await list_ticket(seller, title, "15")
+    buyer = await new_page(browser, platform, width=390)  # a phone
+    await sign_up(buyer)
+    await buy(buyer, title)
+    await expect(buyer.get_by_role("button", name="Pay $15.00")).to_be_visible()
+    await shot(buyer, "order-phone")
+
+    await expect(buyer.get_by_text("Order expired")).to_be_visible(
+        timeout=(RESERVATION_SECONDS + 5) * 1000
+    )
+    await expect(buyer.get_by_role("button", name="Pay $15.00")).to_be_hidden()
+    for _ in range(50):
+        await buyer.reload()
+        if await buyer.get_by_text("This order was cancelled").count():
+            break
+    await expect(buyer.get_by_text("This order was cancelled")).to_be_visible()
+    other = await new_page(browser, platform)
+    await sign_up(other)
+    await other.goto("/")
+    await other.get_by_role("link", name=title).click()
+    await expect(other.get_by_role("button", name="Purchase")).to_be_enabled()
+
+
+async def test_a_declined_card_shows_stripes_message_and_keeps_the_order(
+    browser: Browser, platform: RunningStack
+) -> None:
+    title = f"Quartet {uuid.uuid4().hex[:4]}"
+    seller = await new_page(browser, platform)
+    await sign_up(seller)
+    await list_ticket(seller, title, "20")
+    buyer = await new_page(browser, platform)
+    await sign_up(buyer)
+    await buy(buyer, title)
+    card = buyer.locator("#card-element")
+    await card.locator("input[placeholder=number]").fill(
+        "4000000000000341"
+    )  # charging it is declined
+    await card.locator("input[placeholder=exp_month]").fill("12")
+    await card.locator("input[placeholder=exp_year]").fill("34")
+    await card.locator("input[placeholder=cvc]").fill("123")
+
+    await buyer.get_by_role("button", name="Pay $20.00").click()
+
+    await expect(buyer.locator("#payment-error")).to_contain_text("declined")
+    assert "paid=" not in buyer.url
+    await expect(buyer.get_by_role("button", name="Pay $20.00")).to_be_enabled()
