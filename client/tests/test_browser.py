@@ -87,6 +87,16 @@ async def buy(page: Page, title: str) -> None:
     raise AssertionError("purchase never accepted")
 
 
+async def fill_card(page: Page, number: str, postal_code: str = "10001") -> None:
+    """Type into the card field Stripe.js mounted (the local server's: one input a part)."""
+    card = page.locator("#card-element")
+    await card.locator("input[placeholder=number]").fill(number)
+    await card.locator("input[placeholder=exp_month]").fill("12")
+    await card.locator("input[placeholder=exp_year]").fill("34")
+    await card.locator("input[placeholder=cvc]").fill("123")
+    await card.locator("input[placeholder=postal_code]").fill(postal_code)
+
+
 async def test_a_buyer_pays_by_card_and_sees_the_order_complete(
     browser: Browser, platform: RunningStack
 ) -> None:
@@ -103,12 +113,7 @@ async def test_a_buyer_pays_by_card_and_sees_the_order_complete(
     await sign_up(buyer)
     await buy(buyer, title)
     await expect(buyer.get_by_text("left to pay")).to_be_visible()
-    card = buyer.locator("#card-element")
-    await card.locator("input[placeholder=number]").fill("4242424242424242")
-    await card.locator("input[placeholder=exp_month]").fill("12")
-    await card.locator("input[placeholder=exp_year]").fill("34")
-    await card.locator("input[placeholder=cvc]").fill("123")
-    await card.locator("input[placeholder=postal_code]").fill("10001")
+    await fill_card(buyer, "4242424242424242")
     await shot(buyer, "order")
     await buyer.get_by_role("button", name="Pay $42.50").click()
 
@@ -168,13 +173,7 @@ async def test_a_declined_card_shows_stripes_message_and_keeps_the_order(
     buyer = await new_page(browser, platform)
     await sign_up(buyer)
     await buy(buyer, title)
-    card = buyer.locator("#card-element")
-    await card.locator("input[placeholder=number]").fill(
-        "4000000000000341"
-    )  # charging it is declined
-    await card.locator("input[placeholder=exp_month]").fill("12")
-    await card.locator("input[placeholder=exp_year]").fill("34")
-    await card.locator("input[placeholder=cvc]").fill("123")
+    await fill_card(buyer, "4000000000000341")  # accepted, but its charge is declined
 
     await buyer.get_by_role("button", name="Pay $20.00").click()
 

@@ -3,27 +3,16 @@ JavaScript sees it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any
 
 from client_support import Visitor
 
 from tixcommon.testing import free_port, serve_app
-from tixdev.testing import RunningStack
+from tixdev.testing import RunningStack, eventually
 from webclient.app import create_app
 from webclient.settings import ClientSettings
 
 MakeVisitor = Callable[[], Visitor]
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not within {timeout}s")
 
 
 def order_ticket(buyer: Visitor, ticket_id: str) -> str:
@@ -36,7 +25,7 @@ def order_ticket(buyer: Visitor, ticket_id: str) -> str:
             return None
         return str(response.headers["location"].rsplit("/", 1)[1])
 
-    order_id: str = eventually(attempt, "order placed")
+    order_id: str = eventually(attempt, 10, "order placed")
     return order_id
 
 
@@ -262,7 +251,7 @@ def test_cancelling_an_order_frees_the_ticket(visitors: MakeVisitor) -> None:
 
     assert (response.status_code, response.headers["location"]) == (303, f"/orders/{order_id}")
     assert "This order was cancelled" in buyer.get(f"/orders/{order_id}").text
-    eventually(lambda: "For sale" in seller.get("/tickets/mine").text, "ticket for sale again")
+    eventually(lambda: "For sale" in seller.get("/tickets/mine").text, 10, "for sale again")
 
 
 def test_my_tickets_shows_each_listing_with_its_state(visitors: MakeVisitor) -> None:
@@ -275,7 +264,7 @@ def test_my_tickets_shows_each_listing_with_its_state(visitors: MakeVisitor) -> 
         page = seller.get("/tickets/mine").text
         return "For sale" in page and "Reserved" in page
 
-    eventually(states, "reserved shown")
+    eventually(states, 10, "reserved shown")
     page = seller.get("/tickets/mine").text
     assert f'href="/tickets/{free_id}"' in page
     assert f'href="/tickets/{held_id}"' in page

@@ -9,14 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tixdev.testing import OutputReader, RunningStack, running_stack
+from tixdev.testing import OutputReader, RunningStack, eventually, running_stack
 
 
 def _listening(port: int) -> bool:
@@ -25,17 +23,13 @@ def _listening(port: int) -> bool:
 
 
 def test_tix_dev_runs_the_platform_behind_one_gateway_and_stops_cleanly(tmp_path: Path) -> None:
-    with running_stack(tmp_path / "data", EXPIRATION_WINDOW_SECONDS="4") as stack:
+    with running_stack(
+        # A crashed service stays down for 3 s: long enough to publish what it must catch up on.
+        tmp_path / "data",
+        EXPIRATION_WINDOW_SECONDS="4",
+        TIX_RESTART_BACKOFF_SECONDS="3",
+    ) as stack:
         _run_and_stop(stack, tmp_path)
-
-
-def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not within {timeout}s")
 
 
 def _buy_and_let_lapse(gateway: str, listing: list[dict[str, Any]]) -> None:
@@ -121,7 +115,9 @@ def _killed_services_catch_up(gateway: str, data_dir: Path, reader: OutputReader
             response = buyer.post("/api/orders", json={"ticketId": ticket["id"]})
             return response.json() if response.status_code == 201 else None
 
-        order = eventually(place, 10, "missed ticket orderable")
+        # A pull request the killed process left open may take a missed event with it; JetStream
+        # redelivers it after the ack wait (30 s). Late, never lost (see the README, issue 8).
+        order = eventually(place, 45, "missed ticket orderable")
         assert order["ticket"]["price"] == 15
 
         # tickets is down while an order is placed: it misses order.created.
@@ -137,7 +133,7 @@ def _killed_services_catch_up(gateway: str, data_dir: Path, reader: OutputReader
             shown = buyer.get(f"/api/tickets/{other['id']}")
             return shown.status_code == 200 and shown.json().get("orderId") == placed.json()["id"]
 
-        eventually(reserved, 10, "missed order.created applied")
+        eventually(reserved, 45, "missed order.created applied")
 
 
 def tix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

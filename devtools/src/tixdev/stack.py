@@ -40,6 +40,10 @@ class StackConfig:
         default_factory=lambda: int(os.environ.get("TIX_GATEWAY_PORT", "8080"))
     )
     ready_timeout: float = 60.0
+    # The first restart delay of a crashed process, doubling up to 30 s.
+    restart_backoff: float = field(
+        default_factory=lambda: float(os.environ.get("TIX_RESTART_BACKOFF_SECONDS", "0.5"))
+    )
 
 
 def local_secret(data_dir: Path, variable: str, make: Callable[[], str]) -> str:
@@ -136,6 +140,7 @@ async def run_stack(config: StackConfig) -> int:
             },
             prefix(spec.name, index, max(width, 10)),
             pid_file=run_dir / f"{spec.name}.pid",
+            first_backoff=config.restart_backoff,
         )
         for index, spec in enumerate(specs)
     ]

@@ -34,13 +34,19 @@ def say(message: str) -> None:
 
 class SupervisedProcess:
     def __init__(
-        self, spec: ServiceSpec, env: Mapping[str, str], label: str, pid_file: Path | None = None
+        self,
+        spec: ServiceSpec,
+        env: Mapping[str, str],
+        label: str,
+        pid_file: Path | None = None,
+        first_backoff: float = 0.5,
     ) -> None:
         self.spec = spec
         self.env = dict(env)
         self.label = label
         # Where the current pid is kept, so operators (and tests) can signal one service.
         self.pid_file = pid_file
+        self.first_backoff = first_backoff
         self.process: asyncio.subprocess.Process | None = None
         self._stopping = False
         self.restarts = 0
@@ -52,7 +58,7 @@ class SupervisedProcess:
 
     async def run(self) -> None:
         """Keep the service running until stopped."""
-        backoff = 0.5
+        backoff = self.first_backoff
         while not self._stopping:
             started = time.monotonic()
             self.process = await asyncio.create_subprocess_exec(
@@ -70,7 +76,7 @@ class SupervisedProcess:
             if self._stopping:
                 return
             if time.monotonic() - started > _STABLE_AFTER_SECONDS:
-                backoff = 0.5
+                backoff = self.first_backoff
             self.restarts += 1
             say(f"{self.spec.name} exited with code {code}; restarting in {backoff:.1f}s")
             await asyncio.sleep(backoff)
