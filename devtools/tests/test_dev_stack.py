@@ -64,9 +64,13 @@ def _buy_and_let_lapse(gateway: str, listing: list[dict[str, Any]]) -> None:
 
         eventually(lambda: status(buyer, order) == "complete", 10, "order complete")
         eventually(lambda: status(idler, lapsing) == "cancelled", 20, "reservation lapsed")
-        on_sale = {t["id"] for t in buyer.get("/api/tickets").json()}
-        assert lapsed_ticket["id"] in on_sale
-        assert paid_ticket["id"] not in on_sale
+
+        def on_sale() -> set[str]:
+            return {t["id"] for t in buyer.get("/api/tickets").json()}
+
+        # Tickets releases the ticket when order.cancelled reaches it, just after the cancel.
+        eventually(lambda: lapsed_ticket["id"] in on_sale(), 10, "lapsed ticket for sale")
+        assert paid_ticket["id"] not in on_sale()
         sold = buyer.get(f"/api/tickets/{paid_ticket['id']}").json()
         assert sold["orderId"] == order["id"]
 
