@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -87,6 +88,22 @@ async def buy(page: Page, title: str) -> None:
     raise AssertionError("purchase never accepted")
 
 
+async def reload_until(page: Page, text: str, timeout: float = 15) -> None:
+    """Reload until the page shows `text`: for state the server changes after an event."""
+    deadline = time.monotonic() + timeout
+    while not await page.get_by_text(text).count():
+        assert time.monotonic() < deadline, f"{text!r} not shown within {timeout}s"
+        await page.reload()
+    await expect(page.get_by_text(text).first).to_be_visible()
+
+
+async def seller_lists(browser: Browser, platform: RunningStack, title: str, price: str) -> Page:
+    seller = await new_page(browser, platform)
+    await sign_up(seller)
+    await list_ticket(seller, title, price)
+    return seller
+
+
 async def fill_card(page: Page, number: str, postal_code: str = "10001") -> None:
     """Type into the card field Stripe.js mounted (the local server's: one input a part)."""
     card = page.locator("#card-element")
@@ -101,9 +118,7 @@ async def test_a_buyer_pays_by_card_and_sees_the_order_complete(
     browser: Browser, platform: RunningStack
 ) -> None:
     title = f"Rooftop jazz {uuid.uuid4().hex[:4]}"
-    seller = await new_page(browser, platform)
-    await sign_up(seller)
-    await list_ticket(seller, title, "42.50")
+    seller = await seller_lists(browser, platform, title, "42.50")
     await shot(seller, "ticket")
 
     buyer = await new_page(browser, platform)
@@ -119,12 +134,10 @@ async def test_a_buyer_pays_by_card_and_sees_the_order_complete(
 
     await buyer.wait_for_url("**/orders?paid=*")
     await expect(buyer.get_by_text("Payment received")).to_be_visible()
-    row = buyer.get_by_role("row").filter(has_text=title)
-    for _ in range(50):
-        if await row.get_by_text("Complete").count():
-            break
-        await buyer.reload()
-    await expect(row.get_by_text("Complete")).to_be_visible()
+    await reload_until(buyer, "Complete")  # payment.created reaches orders just after
+    await expect(
+        buyer.get_by_role("row").filter(has_text=title).get_by_text("Complete")
+    ).to_be_visible()
     await shot(buyer, "orders")
 
     await seller.goto("/tickets/mine")
@@ -138,9 +151,7 @@ async def test_an_unpaid_reservation_lapses_in_front_of_the_buyer(
     browser: Browser, platform: RunningStack
 ) -> None:
     title = f"Matinee {uuid.uuid4().hex[:4]}"
-    seller = await new_page(browser, platform)
-    await sign_up(seller)
-    await list_ticket(seller, title, "15")
+    await seller_lists(browser, platform, title, "15")
     buyer = await new_page(browser, platform, width=390)  # a phone
     await sign_up(buyer)
     await buy(buyer, title)
@@ -151,11 +162,7 @@ async def test_an_unpaid_reservation_lapses_in_front_of_the_buyer(
         timeout=(RESERVATION_SECONDS + 5) * 1000
     )
     await expect(buyer.get_by_role("button", name="Pay $15.00")).to_be_hidden()
-    for _ in range(50):
-        await buyer.reload()
-        if await buyer.get_by_text("This order was cancelled").count():
-            break
-    await expect(buyer.get_by_text("This order was cancelled")).to_be_visible()
+    await reload_until(buyer, "This order was cancelled")
     other = await new_page(browser, platform)
     await sign_up(other)
     await other.goto("/")
@@ -167,9 +174,7 @@ async def test_a_declined_card_shows_stripes_message_and_keeps_the_order(
     browser: Browser, platform: RunningStack
 ) -> None:
     title = f"Quartet {uuid.uuid4().hex[:4]}"
-    seller = await new_page(browser, platform)
-    await sign_up(seller)
-    await list_ticket(seller, title, "20")
+    await seller_lists(browser, platform, title, "20")
     buyer = await new_page(browser, platform)
     await sign_up(buyer)
     await buy(buyer, title)

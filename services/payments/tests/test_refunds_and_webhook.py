@@ -243,7 +243,6 @@ async def test_cancel_during_a_charge_waits_for_it_and_refunds_what_it_took(
     client: httpx.AsyncClient,
     buyer: SignedInUser,
     known_order: KnownOrder,
-    payments_env: dict[str, str],
     stripe_api: stripe.StripeClient,
     publish: Publisher,
     bus: EventBus,

@@ -25,10 +25,33 @@ async def home(request: Request, render: Render, api: Api) -> Response:
     )
 
 
+def _form_page(
+    request: Request,
+    render: Render,
+    user: CurrentUser,
+    *,
+    title: str,
+    price: str,
+    ticket: Ticket | None = None,
+    error: ApiError | None = None,
+    general: list[str] | None = None,
+) -> Response:
+    """The create form (no `ticket`) or the edit form, with the API's errors when it refused."""
+    context = {
+        "title": "Sell a ticket" if ticket is None else f"Edit {ticket.title}",
+        "action": "create" if ticket is None else "edit",
+        "ticket": ticket,
+        "form": {"title": title, "price": price},
+        "errors": error.by_field if error else {},
+        "general": error.general if error else general or [],
+    }
+    status_code = 400 if error else 200
+    return render.render(request, "tickets/form.html", context, user=user, status_code=status_code)
+
+
 @router.get("/tickets/new", response_class=HTMLResponse)
 async def new_ticket(request: Request, render: Render, user: SignedIn) -> Response:
-    context = {"title": "Sell a ticket", "form": {"title": "", "price": ""}, "action": "create"}
-    return render.render(request, "tickets/form.html", context, user=user)
+    return _form_page(request, render, user, title="", price="")
 
 
 @router.post("/tickets/new", response_class=HTMLResponse)
@@ -43,14 +66,7 @@ async def create_ticket(
     try:
         ticket = await api.create_ticket(title, price)
     except ApiError as error:
-        context = {
-            "title": "Sell a ticket",
-            "form": {"title": title, "price": price},
-            "action": "create",
-            "errors": error.by_field,
-            "general": error.general,
-        }
-        return render.render(request, "tickets/form.html", context, user=user, status_code=400)
+        return _form_page(request, render, user, title=title, price=price, error=error)
     return RedirectResponse(f"/tickets/{ticket.id}?listed=1", status_code=303)
 
 
@@ -130,14 +146,15 @@ async def edit_ticket(
     request: Request, render: Render, api: Api, user: SignedIn, ticket_id: str
 ) -> Response:
     ticket = await _owned(api, user, ticket_id)
-    context = {
-        "title": f"Edit {ticket.title}",
-        "ticket": ticket,
-        "form": {"title": ticket.title, "price": f"{ticket.price:.2f}"},
-        "action": "edit",
-        "general": ["A reserved or sold ticket can't be edited."] if ticket.order_id else [],
-    }
-    return render.render(request, "tickets/form.html", context, user=user)
+    return _form_page(
+        request,
+        render,
+        user,
+        title=ticket.title,
+        price=f"{ticket.price:.2f}",
+        ticket=ticket,
+        general=["A reserved or sold ticket can't be edited."] if ticket.order_id else None,
+    )
 
 
 @router.post("/tickets/{ticket_id}/edit", response_class=HTMLResponse)
@@ -154,13 +171,7 @@ async def update_ticket(
     try:
         await api.update_ticket(ticket_id, title, price)
     except ApiError as error:
-        context = {
-            "title": f"Edit {ticket.title}",
-            "ticket": ticket,
-            "form": {"title": title, "price": price},
-            "action": "edit",
-            "errors": error.by_field,
-            "general": error.general,
-        }
-        return render.render(request, "tickets/form.html", context, user=user, status_code=400)
+        return _form_page(
+            request, render, user, title=title, price=price, ticket=ticket, error=error
+        )
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)

@@ -173,7 +173,7 @@ class TicketService:
         if order.status in (OrderStatus.COMPLETE, OrderStatus.CANCELLED):
             return Outcome.ACK  # applied before; a cancelled order is never completed
         await OrderReplica.get_pymongo_collection().update_one(
-            {"_id": order.id, "status": {"$nin": [OrderStatus.CANCELLED.value]}},
+            {"_id": order.id, "status": {"$ne": OrderStatus.CANCELLED.value}},
             {"$set": {"status": OrderStatus.COMPLETE.value, "version": event.version}},
         )
         return Outcome.ACK
