@@ -48,6 +48,7 @@ typecheck: install
 	done
 	@echo "mypy tests"; MYPYPATH=tests/flows $(VENV)/bin/mypy tests
 	@echo "mypy bench"; $(VENV)/bin/mypy bench
+	@echo "mypy infra"; MYPYPATH=infra/tests $(VENV)/bin/mypy infra
 
 pytest: install
 	scripts/ensure-chromium
