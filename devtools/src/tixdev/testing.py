@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tixcommon.testing import free_port
+from tixcommon.testing import free_port_block
 
 # Whatever the developer's shell points at, the stack under test starts its own.
 _INHERITED = {"MONGO_URI", "NATS_URL", "REDIS_URL", "STRIPE_API_BASE", "JWT_KEY", "STRIPE_KEY"}
@@ -74,13 +74,12 @@ class RunningStack:
 def stack_env(data_dir: Path, **overrides: str) -> tuple[dict[str, str], int]:
     """The environment of a `tix dev` on free ports with its data under `data_dir`."""
     env = {key: value for key, value in os.environ.items() if key not in _INHERITED}
-    gateway_port = free_port()
-    # Seven consecutive ports above a free one are free in practice on a test machine; a
-    # clash shows as a service that fails to bind, reported by the supervisor.
+    # The gateway, then the six HTTP processes on TIX_BASE_PORT + 1..6.
+    gateway_port = free_port_block(7)
     env.update(
         {
             "TIX_DATA_DIR": str(data_dir),
-            "TIX_BASE_PORT": str(free_port() - 1),
+            "TIX_BASE_PORT": str(gateway_port),
             "TIX_GATEWAY_PORT": str(gateway_port),
             **overrides,
         }

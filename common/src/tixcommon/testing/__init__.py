@@ -14,6 +14,7 @@ from tixcommon.testing.servers import (
     RedisServer,
     StripeServer,
     free_port,
+    free_port_block,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "StripeServer",
     "consumers_idle",
     "free_port",
+    "free_port_block",
     "serve_app",
     "stream_messages",
     "wait_for_event",

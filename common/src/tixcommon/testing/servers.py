@@ -8,6 +8,7 @@ Each runs as a child process, so a test can kill and restart it like an operator
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,10 +24,37 @@ class ServerError(RuntimeError):
 
 
 def free_port() -> int:
+    """A free port for a server started later (see free_port_block)."""
+    return free_port_block(1)
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default; BSD and macOS start higher
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports, for a process that binds them later.
+
+    They lie below the kernel's ephemeral range: a free port inside it can be taken by any
+    outgoing connection (or port-0 bind) before our process gets to bind it."""
+    top = _ephemeral_range_start() - count
+    for _ in range(500):
+        first = random.randrange(10_000, top)
+        if all(_bindable(port) for port in range(first, first + count)):
+            return first
+    raise ServerError(f"no {count} consecutive free ports below {top + count}")
 
 
 def find_binary(name: str) -> str:
