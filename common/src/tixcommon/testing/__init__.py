@@ -8,6 +8,7 @@ from tixcommon.testing.events import (
     wait_until,
 )
 from tixcommon.testing.plugin import SignedInUser, serve_app
+from tixcommon.testing.redelivery import Unsettled, deliver_until_settled
 from tixcommon.testing.servers import (
     MongoServer,
     NatsServer,
@@ -24,7 +25,9 @@ __all__ = [
     "RedisServer",
     "SignedInUser",
     "StripeServer",
+    "Unsettled",
     "consumers_idle",
+    "deliver_until_settled",
     "free_port",
     "free_port_block",
     "serve_app",
