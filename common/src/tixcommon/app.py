@@ -16,6 +16,7 @@ from tixcommon.error_handlers import install_error_handlers
 from tixcommon.health import ReadinessCheck
 from tixcommon.health import router as health_router
 from tixcommon.middleware import EdgeMiddleware
+from tixcommon.openapi import contract_openapi
 from tixcommon.runtime import ListenerFactory, running_listeners, service_context
 from tixcommon.settings import ServiceSettings
 
@@ -70,4 +71,5 @@ def create_app(
     app.include_router(health_router)
     for router in routers:
         app.include_router(router)
+    app.openapi = lambda: contract_openapi(app)  # type: ignore[method-assign]
     return app

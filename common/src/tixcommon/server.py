@@ -29,4 +29,6 @@ def serve(settings_type: type[SettingsT], app_factory: Callable[[SettingsT], Fas
         # address; uvicorn's own rewrite would trust the spoofable left-most entry.
         proxy_headers=False,
         timeout_graceful_shutdown=15,
+        # Say nothing about the software we run (ingress-nginx hides it too).
+        server_header=False,
     )

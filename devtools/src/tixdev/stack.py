@@ -110,6 +110,9 @@ async def run_stack(config: StackConfig) -> int:
                 "gateway": gateway_url,
                 "services": backends,
                 "nats_url": base_env["NATS_URL"],
+                "mongo_url": base_env["MONGO_URI"],
+                "redis_url": base_env["REDIS_URL"],
+                "stripe_url": base_env["STRIPE_API_BASE"],
             },
             indent=2,
         )

@@ -3,8 +3,10 @@ its output read on a thread so every wait has a deadline."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
+
+from tixcommon.auth import SESSION_COOKIE
 from tixcommon.testing import free_port_block
 
 # Whatever the developer's shell points at, the stack under test starts its own.
@@ -69,6 +74,23 @@ class RunningStack:
     data_dir: Path
     env: dict[str, str]
     startup_output: list[str]
+
+    def sign_up(self) -> dict[str, str]:
+        """A new user, signed up through the gateway: the header that carries their session."""
+        email = f"user-{secrets.token_hex(6)}@example.com"
+        response = httpx.post(
+            f"{self.gateway}/api/users/signup",
+            json={"email": email, "password": secrets.token_urlsafe(12)},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        return {"Cookie": f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE]}"}
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """What `tix dev` wrote to stack.json: the gateway, the services, the servers' URLs."""
+        state: dict[str, Any] = json.loads((self.data_dir / "stack.json").read_text())
+        return state
 
 
 def stack_env(data_dir: Path, **overrides: str) -> tuple[dict[str, str], int]:
