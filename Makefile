@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 
 PACKAGES := common devtools client $(wildcard services/*)
 
-.PHONY: dev test bench lint typecheck pytest install clean lock
+.PHONY: dev test bench faults hostile lint typecheck pytest install clean lock
 
 dev: install
 	$(VENV)/bin/tix dev
@@ -22,6 +22,13 @@ test: install lint typecheck pytest
 bench: install
 	$(VENV)/bin/python -m bench.tickets_orders
 	$(VENV)/bin/python -m bench.saga
+
+# Parts of `make test`, alone: crashes and outages under load; attacks and fuzzing.
+faults: install
+	$(VENV)/bin/pytest --no-skips tests/faults
+
+hostile: install
+	$(VENV)/bin/pytest --no-skips tests/hostile $(wildcard services/*/tests/test_*properties.py)
 
 install: $(VENV)/.synced
 

@@ -13,10 +13,11 @@ import json
 import os
 import secrets
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 from tixcommon.route_table import ROUTED_SERVICES
@@ -92,6 +93,25 @@ def start_infrastructure(config: StackConfig) -> tuple[dict[str, str], list[Mana
     return env, started
 
 
+def service_overrides(service: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`TIX_<SERVICE>__<VARIABLE>=value` sets VARIABLE for that one process (e.g.
+    TIX_ORDERS__LOG_LEVEL=DEBUG, TIX_EXP_WORKER__NATS_URL=...)."""
+    prefix = f"TIX_{service.upper().replace('-', '_')}__"
+    source = os.environ if environ is None else environ
+    return {k.removeprefix(prefix): v for k, v in source.items() if k.startswith(prefix)}
+
+
+def register_local_webhook(stripe_url: str, gateway_url: str, secret: str) -> None:
+    """Have the embedded Stripe-compatible server send its events to payments' webhook, as
+    Stripe does in production (it settles a charge whose request crashed)."""
+    response = httpx.post(
+        f"{stripe_url}/_config/webhooks/tixvibe",
+        data={"url": f"{gateway_url}/api/payments/webhook", "secret": secret},
+        timeout=10,
+    )
+    response.raise_for_status()
+
+
 async def run_stack(config: StackConfig) -> int:
     infra_env, servers = start_infrastructure(config)
     specs = platform_services(config.base_port)
@@ -117,6 +137,10 @@ async def run_stack(config: StackConfig) -> int:
             indent=2,
         )
     )
+    if any(isinstance(server, StripeServer) for server in servers):
+        register_local_webhook(
+            base_env["STRIPE_API_BASE"], gateway_url, base_env["STRIPE_WEBHOOK_SECRET"]
+        )
     per_service = {
         # The web client calls the services directly, as in Kubernetes (see client.settings).
         "client": {
@@ -140,6 +164,7 @@ async def run_stack(config: StackConfig) -> int:
                 "HOST": "127.0.0.1",
                 **spec.env,
                 **per_service.get(spec.name, {}),
+                **service_overrides(spec.name),
             },
             prefix(spec.name, index, max(width, 10)),
             pid_file=run_dir / f"{spec.name}.pid",

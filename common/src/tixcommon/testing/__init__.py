@@ -8,6 +8,7 @@ from tixcommon.testing.events import (
     wait_until,
 )
 from tixcommon.testing.plugin import SignedInUser, serve_app
+from tixcommon.testing.proxy import TcpProxy
 from tixcommon.testing.redelivery import Unsettled, deliver_until_settled
 from tixcommon.testing.servers import (
     MongoServer,
@@ -25,6 +26,7 @@ __all__ = [
     "RedisServer",
     "SignedInUser",
     "StripeServer",
+    "TcpProxy",
     "Unsettled",
     "consumers_idle",
     "deliver_until_settled",

@@ -1,0 +1,318 @@
+"""Fault injection: the platform as `make dev` runs it, on real servers, while buyers keep buying.
+
+Every process is killed (-9) in turn, NATS, Redis and the database are restarted, and the
+orders service is cut off from NATS for a while, all in the middle of a stream of purchases
+(pay, cancel or let lapse). Services must say they are not ready while a dependency is away and
+recover by themselves; once the stream stops and the last reservations lapse, nothing may be
+lost or doubled: every order complete or cancelled, every ticket held by exactly its live order,
+every payment matched to one complete order (or refunded with its cancelled one), no charge
+without a payment record, every replica at its owner's version.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from pymongo import MongoClient
+
+from tixcommon.testing import MongoServer, NatsServer, RedisServer, TcpProxy
+from tixdev.testing import RunningStack, eventually, running_stack
+
+PAY_WITHIN_SECONDS = 6
+PROCESSES = ["auth", "tickets", "orders", "expiration", "exp-worker", "payments"]
+RETRYABLE = (httpx.TransportError,)
+
+
+@dataclass
+class Infrastructure:
+    mongo: MongoServer
+    nats: NatsServer
+    redis: RedisServer
+    orders_link: TcpProxy  # orders reaches NATS only through this
+
+
+@pytest.fixture(scope="module")
+def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    root = tmp_path_factory.mktemp("faults")
+    mongo = MongoServer(data_dir=root / "mongo")
+    nats = NatsServer(data_dir=root / "nats")
+    redis = RedisServer(data_dir=root / "redis", append_only=True)
+    for server in (mongo, nats, redis):
+        server.start()
+    link = TcpProxy(nats.port)
+    link.restore()
+    try:
+        yield Infrastructure(mongo, nats, redis, link)
+    finally:
+        link.cut()
+        for server in (mongo, nats, redis):
+            server.close()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
+    data = tmp_path_factory.mktemp("faults-stack") / "data"
+    with running_stack(
+        data,
+        MONGO_URI=infrastructure.mongo.url,
+        NATS_URL=infrastructure.nats.url,
+        REDIS_URL=infrastructure.redis.url,
+        EXPIRATION_WINDOW_SECONDS=str(PAY_WITHIN_SECONDS),
+        TIX_RESTART_BACKOFF_SECONDS="0.2",
+        TIX_ORDERS__NATS_URL=f"nats://127.0.0.1:{infrastructure.orders_link.port}",
+        # Short waits between redeliveries, so recovery is quick to watch.
+        LISTENER_RETRY_MAX_SECONDS="1",
+        LOG_LEVEL="WARNING",
+    ) as running:
+        yield running
+
+
+@dataclass(eq=False)  # a Thread must stay hashable
+class Shoppers(threading.Thread):
+    """Buyers buying without pause: list, order, then pay, cancel or let it lapse."""
+
+    stack: RunningStack
+    seller: dict[str, str]
+    buyers: list[dict[str, str]]
+    # Held while a payment request is in flight (see test: killing payments mid-charge).
+    paying: threading.Lock = field(default_factory=threading.Lock)
+    attempts: int = 0
+    tickets: list[str] = field(default_factory=list)
+    orders: list[str] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(daemon=True)
+        self.rng = random.Random(7)
+        self.http = httpx.Client(base_url=self.stack.gateway, timeout=10)
+
+    def call(
+        self, method: str, path: str, headers: dict[str, str], ok: Callable[[int], bool], **kw: Any
+    ) -> httpx.Response | None:
+        """Retry through faults (transport errors, 5xx, 404 while an event is on its way) for a
+        while; None if it never worked. A 400 is an answer (a retry after a lost response is
+        refused as a duplicate); being signed out never is."""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            try:
+                response = self.http.request(method, path, headers=headers, **kw)
+            except RETRYABLE:
+                response = None
+            if response is not None:
+                if ok(response.status_code) or response.status_code == 400:
+                    return response
+                if response.status_code in (401, 403, 413):
+                    self.errors.append(f"{method} {path}: {response.status_code} {response.text}")
+                    return response
+            time.sleep(0.1)  # a client's retry pause, not synchronisation
+        return None
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.purchase()
+            self.attempts += 1
+
+    def purchase(self) -> None:
+        listed = self.call(
+            "POST", "/api/tickets", self.seller, lambda s: s == 201,
+            json={"title": f"Show {self.attempts}", "price": 10 + self.attempts % 7},
+        )  # fmt: skip
+        if listed is None or listed.status_code != 201:
+            return
+        self.tickets.append(listed.json()["id"])
+        buyer = self.rng.choice(self.buyers)
+        # 404 until the ticket's event reaches orders.
+        placed = self.call(
+            "POST", "/api/orders", buyer, lambda s: s == 201, json={"ticketId": self.tickets[-1]}
+        )
+        if placed is None or placed.status_code != 201:
+            return
+        order_id = placed.json()["id"]
+        self.orders.append(order_id)
+        choice = self.rng.choice(["pay", "pay", "pay", "cancel", "lapse"])
+        if choice == "pay":
+            with self.paying:
+                # 404 until the order's event reaches payments; a repeat after a lost answer
+                # is refused as already paid or in progress.
+                self.call(
+                    "POST", "/api/payments", buyer, lambda s: s == 201,
+                    json={"orderId": order_id, "token": "pm_card_visa"},
+                )  # fmt: skip
+        elif choice == "cancel":
+            self.call("DELETE", f"/api/orders/{order_id}", buyer, lambda s: s == 204)
+
+    def wait_for(self, more: int, what: str) -> None:
+        target = self.attempts + more
+        eventually(lambda: self.attempts >= target, 120, f"{more} more purchases after {what}")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(60)
+        self.http.close()
+
+
+def ready(stack: RunningStack, service: str) -> bool:
+    try:
+        response = httpx.get(f"{stack.state['services'][service]}/readyz", timeout=3)
+    except httpx.TransportError:
+        return False
+    return response.status_code == 200
+
+
+def all_ready(stack: RunningStack) -> bool:
+    return all(ready(stack, service) for service in stack.state["services"])
+
+
+def kill(stack: RunningStack, process: str) -> None:
+    pid_file = stack.data_dir / "run" / f"{process}.pid"
+    old = int(pid_file.read_text())
+    os.kill(old, signal.SIGKILL)
+
+    def restarted() -> bool:
+        try:
+            return int(pid_file.read_text()) != old
+        except (OSError, ValueError):
+            return False
+
+    eventually(restarted, 30, f"{process} restarted")
+    eventually(lambda: all_ready(stack), 60, f"every service ready after {process} restarted")
+
+
+def outage(
+    stack: RunningStack,
+    shoppers: Shoppers,
+    name: str,
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    affected: list[str],
+) -> None:
+    stop()
+    for service in affected:
+
+        def unready(service: str = service) -> bool:
+            return not ready(stack, service)
+
+        eventually(unready, 30, f"{service} not ready without {name}")
+    shoppers.wait_for(1, f"{name} went away")
+    start()
+    eventually(lambda: all_ready(stack), 60, f"every service ready again after {name}")
+
+
+def test_nothing_is_lost_or_doubled_through_crashes_restarts_and_partitions(
+    stack: RunningStack, infrastructure: Infrastructure
+) -> None:
+    shoppers = Shoppers(stack, stack.sign_up(), [stack.sign_up() for _ in range(3)])
+    shoppers.start()
+    try:
+        shoppers.wait_for(3, "the start")
+        for process in PROCESSES:
+            if process == "payments":
+                # Never mid-charge: a charge whose request dies is settled by Stripe's webhook
+                # (which the local Stripe-compatible server sends once, not retrying like Stripe).
+                with shoppers.paying:
+                    kill(stack, process)
+            else:
+                kill(stack, process)
+            shoppers.wait_for(2, f"kill -9 {process}")
+        event_services = ["tickets", "orders", "expiration", "payments"]
+        outage(stack, shoppers, "NATS", infrastructure.nats.stop, infrastructure.nats.start,
+               event_services)  # fmt: skip
+        outage(stack, shoppers, "Redis", infrastructure.redis.stop, infrastructure.redis.start,
+               ["expiration"])  # fmt: skip
+        outage(stack, shoppers, "MongoDB", infrastructure.mongo.stop, infrastructure.mongo.start,
+               ["auth", *event_services])  # fmt: skip
+        outage(stack, shoppers, "orders' link to NATS", infrastructure.orders_link.cut,
+               infrastructure.orders_link.restore, ["orders"])  # fmt: skip
+        shoppers.wait_for(2, "the last fault")
+    finally:
+        shoppers.stop()
+    assert shoppers.attempts >= 20
+    assert len(shoppers.orders) >= 10, shoppers.orders
+    assert not shoppers.errors, shoppers.errors
+
+    mongo: MongoClient[Any]
+    with MongoClient(infrastructure.mongo.url) as mongo:
+        truth = Truth(mongo, stack.state["stripe_url"])
+        eventually(truth.settled, 90, "every order ended and every replica caught up")
+        truth.check(shoppers)
+
+
+class Truth:
+    """What the databases and Stripe hold, and what must be true of it."""
+
+    def __init__(self, mongo: MongoClient[Any], stripe_url: str) -> None:
+        self.mongo = mongo
+        self.stripe = stripe.StripeClient(
+            "sk_test_fault_injection", base_addresses={"api": stripe_url}, max_network_retries=0
+        )
+
+    def load(self, database: str, collection: str) -> dict[str, dict[str, Any]]:
+        return {str(d["_id"]): d for d in self.mongo[database][collection].find({})}
+
+    def settled(self) -> bool:
+        orders = self.load("orders", "orders")
+        if any(o["status"] not in ("complete", "cancelled") for o in orders.values()):
+            return False
+        tickets = self.load("tickets", "tickets")
+        replicas = [
+            (self.load("orders", "tickets"), tickets),
+            (self.load("tickets", "orders"), orders),
+            (self.load("payments", "orders"), orders),
+        ]
+        for replica, owner in replicas:
+            if replica.keys() != owner.keys():
+                return False
+            if any(replica[i]["version"] != owner[i]["version"] for i in owner):
+                return False
+        payments = self.load("payments", "payments")
+        return all(p["status"] == "succeeded" for p in payments.values())
+
+    def check(self, shoppers: Shoppers) -> None:
+        orders = self.load("orders", "orders")
+        tickets = self.load("tickets", "tickets")
+        payments = {p["order_id"]: p for p in self.load("payments", "payments").values()}
+        # Nothing lost: everything a shopper was told exists, exists.
+        assert set(shoppers.tickets) <= tickets.keys()
+        assert set(shoppers.orders) <= orders.keys()
+        # Replicas equal their owners (status included).
+        for replica in (self.load("tickets", "orders"), self.load("payments", "orders")):
+            for order_id, order in orders.items():
+                assert replica[order_id]["status"] == order["status"], order_id
+        for ticket_id, ticket in tickets.items():
+            holders = [
+                o for o in orders.values()
+                if o["ticket"]["id"] == ticket_id and o["status"] == "complete"
+            ]  # fmt: skip
+            assert len(holders) <= 1, ticket_id
+            assert ticket.get("order_id") == (str(holders[0]["_id"]) if holders else None)
+        # Every payment belongs to one order: complete and kept, or cancelled and refunded.
+        completed = {i for i, o in orders.items() if o["status"] == "complete"}
+        assert completed <= payments.keys()
+        for order_id, payment in payments.items():
+            refunded = payment.get("refund_id") is not None
+            assert orders[order_id]["status"] == ("cancelled" if refunded else "complete")
+        # No charge without a payment record, no refund without one.
+        intents = self.stripe.v1.payment_intents.list(params={"limit": 100}).data
+        succeeded = [i for i in intents if i.status == "succeeded"]
+        assert len(succeeded) < 100  # the listing was whole
+        for intent in succeeded:
+            order_id = str(intent.metadata.to_dict().get("orderId"))
+            assert order_id in payments, intent.id
+            assert payments[order_id]["stripe_id"] == intent.id
+        assert len(succeeded) == len(payments)
+        # The stream really went through every ending.
+        assert completed, "no purchase completed"
+        assert any(o["status"] == "cancelled" for o in orders.values())
