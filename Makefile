@@ -19,9 +19,9 @@ dev: install
 
 test: install lint typecheck pytest
 
+# Every figure beside its floor, one table (bench/README.md).
 bench: install
-	$(VENV)/bin/python -m bench.tickets_orders
-	$(VENV)/bin/python -m bench.saga
+	$(VENV)/bin/python -m bench
 
 # Parts of `make test`, alone: crashes and outages under load; attacks and fuzzing.
 faults: install

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from pathlib import Path
 from bson import ObjectId
 
 from bench.rawhttp import Connection
+from bench.report import Figure, p50, p99, table
 from bench.stack import Stack, running_services
 from bench.tickets_orders import cookie, list_ticket
 from tixcommon.bus import EventBus, Publisher
@@ -27,16 +27,8 @@ from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
 from tixcommon.testing import stream_messages, wait_until
 
 
-def percentiles(values: list[float]) -> str:
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return (
-        f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms"
-        f"   max {ordered[-1] * 1000:7.1f} ms"
-    )
-
-
-async def expiration_lateness(stack: Stack, count: int) -> None:
+async def expiration_lateness(stack: Stack, count: int) -> list[float]:
+    """Seconds each of `count` orders due within one second expired after its expiresAt."""
     bus = await EventBus.connect(stack.nats_url, client_name="bench")
     await bus.ensure_stream()
     publisher = Publisher(bus)
@@ -67,12 +59,12 @@ async def expiration_lateness(stack: Stack, count: int) -> None:
         order_id = message.data.decode().split('"')[3]
         lateness.append((message.metadata.timestamp - expected[order_id]).total_seconds())
     await bus.close()
-    early = sum(value < 0 for value in lateness)
-    print(f"expiration lateness: {count} orders due within one second")  # noqa: T201
-    print(f"  {percentiles(lateness)}   early: {early}")  # noqa: T201
+    assert not [value for value in lateness if value < 0], "an order expired early"
+    return lateness
 
 
-async def payment_to_complete(stack: Stack, count: int) -> None:
+async def payment_to_complete(stack: Stack, count: int) -> list[float]:
+    """Seconds from "POST /api/payments returned" to "orders shows the order complete"."""
     seller, buyer = cookie(stack.codec), cookie(stack.codec)
     tickets = Connection("127.0.0.1", stack.ports["tickets"])
     orders = Connection("127.0.0.1", stack.ports["orders"])
@@ -97,8 +89,16 @@ async def payment_to_complete(stack: Stack, count: int) -> None:
         latencies.append(time.perf_counter() - paid)
     for conn in (tickets, orders, payments):
         await conn.close()
-    print(f"payment -> order complete: {count} purchases")  # noqa: T201
-    print(f"  {percentiles(latencies)}")  # noqa: T201
+    return latencies
+
+
+def lateness_figures(lateness: list[float]) -> list[Figure]:
+    what = f"expiration lateness, {len(lateness)} orders due within 1 s"
+    return [
+        Figure(f"{what}, p50", p50(lateness) * 1000, "ms"),
+        Figure(f"{what}, p99", p99(lateness) * 1000, "ms"),
+        Figure(f"{what}, max", max(lateness) * 1000, "ms"),
+    ]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -107,12 +107,17 @@ async def main(args: argparse.Namespace) -> None:
         tempfile.TemporaryDirectory() as logs,
         running_services("expiration", "expiration.worker", log_dir=Path(logs)) as stack,
     ):
-        await expiration_lateness(stack, args.orders)
+        figures = lateness_figures(await expiration_lateness(stack, args.orders))
     with (
         tempfile.TemporaryDirectory() as logs,
         running_services("tickets", "orders", "payments", log_dir=Path(logs)) as stack,
     ):
-        await payment_to_complete(stack, args.payments)
+        paid = await payment_to_complete(stack, args.payments)
+        figures += [
+            Figure("payment returned -> order complete, p50", p50(paid) * 1000, "ms"),
+            Figure("payment returned -> order complete, p99", p99(paid) * 1000, "ms"),
+        ]
+    print(table(figures))  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -42,6 +42,42 @@ class Stack:
     codec: SessionCodec
     mongo_url: str
     nats_url: str
+    pids: dict[str, int]
+
+
+def resident_mib(pid: int) -> float:
+    """A process's resident memory (VmRSS), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+@contextlib.contextmanager
+def running_floor(stack: Stack, log_dir: Path) -> Iterator[RunningService]:
+    """The floors' bare app (bench/floor_app.py), on the same servers as the stack."""
+    port = free_port()
+    env = {**os.environ, "FLOOR_MONGO_URI": stack.mongo_url, "FLOOR_NATS_URL": stack.nats_url}
+    log = (log_dir / "floor.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - our own bench app
+        [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/bare").status_code == 200:
+                    break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the floor app did not start (see floor.log)")
+            time.sleep(0.1)
+        yield RunningService("floor", port, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
 
 
 @contextlib.contextmanager
@@ -84,7 +120,8 @@ def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
                 if service.name != "expiration.worker":  # no HTTP; expiration's /readyz tells
                     _wait_ready(service.port)
             ports = {s.name: s.port for s in started}
-            yield Stack(ports, SessionCodec(key, 3600), mongo.url, nats.url)
+            pids = {s.name: s.process.pid for s in started}
+            yield Stack(ports, SessionCodec(key, 3600), mongo.url, nats.url, pids)
         finally:
             for service in started:
                 service.process.terminate()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 import uuid
@@ -23,6 +22,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from bench.rawhttp import Connection
+from bench.report import Figure, p50, p99, table
 from bench.stack import Stack, running_services
 from tixcommon.auth import SessionCodec
 from tixcommon.testing import wait_until
@@ -40,7 +40,7 @@ async def list_ticket(conn: Connection, seller: dict[str, str]) -> str:
     return str(ticket_id)
 
 
-async def contention(stack: Stack, rounds: int, buyers: int) -> None:
+async def contention(stack: Stack, rounds: int, buyers: int) -> list[Figure]:
     seller = cookie(stack.codec)
     tickets_conn = Connection("127.0.0.1", stack.ports["tickets"])
     buyer_conns = [Connection("127.0.0.1", stack.ports["orders"]) for _ in range(buyers)]
@@ -65,15 +65,17 @@ async def contention(stack: Stack, rounds: int, buyers: int) -> None:
     for conn in (tickets_conn, *buyer_conns):
         await conn.close()
     busy = sum(settle_times)
-    print(f"contention: {rounds} rounds x {buyers} buyers, exactly 1 winner every round")  # noqa: T201
-    print(  # noqa: T201
-        f"  order requests/s under contention: {rounds * buyers / busy:6.0f}\n"
-        f"  race settle time: p50 {statistics.median(settle_times) * 1000:7.1f} ms"
-        f"   max {max(settle_times) * 1000:7.1f} ms"
-    )
+    race = f"{buyers} buyers race for one ticket ({rounds} rounds)"
+    return [
+        Figure(f"{race}: winners per round (always 1)", winners, ""),
+        Figure(f"{race}: order requests/s", rounds * buyers / busy, "/s", higher_is_better=True),
+        Figure(f"{race}: settle time p50", p50(settle_times) * 1000, "ms"),
+        Figure(f"{race}: settle time max", max(settle_times) * 1000, "ms"),
+    ]
 
 
-async def propagation(stack: Stack, count: int) -> None:
+async def propagation(stack: Stack, count: int) -> list[float]:
+    """Seconds from "POST /api/tickets returned" to "orders accepts an order for it"."""
     seller, buyer = cookie(stack.codec), cookie(stack.codec)
     tickets_conn = Connection("127.0.0.1", stack.ports["tickets"])
     orders_conn = Connection("127.0.0.1", stack.ports["orders"])
@@ -89,12 +91,7 @@ async def propagation(stack: Stack, count: int) -> None:
         latencies.append(time.perf_counter() - listed)
     await tickets_conn.close()
     await orders_conn.close()
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    print(f"propagation: ticket listed -> orderable in orders, {count} tickets")  # noqa: T201
-    print(  # noqa: T201
-        f"  p50 {statistics.median(latencies) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms"
-    )
+    return latencies
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -102,8 +99,13 @@ async def main(args: argparse.Namespace) -> None:
         tempfile.TemporaryDirectory() as logs,
         running_services("tickets", "orders", log_dir=Path(logs)) as stack,
     ):
-        await propagation(stack, args.tickets)
-        await contention(stack, args.rounds, args.buyers)
+        listed = await propagation(stack, args.tickets)
+        figures = [
+            Figure("ticket listed -> orderable in orders, p50", p50(listed) * 1000, "ms"),
+            Figure("ticket listed -> orderable in orders, p99", p99(listed) * 1000, "ms"),
+            *await contention(stack, args.rounds, args.buyers),
+        ]
+    print(table(figures))  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -1,0 +1,74 @@
+"""The floors: the same work as our endpoints, done the least way possible, served the same
+way (uvicorn, one process) so the ratio shows what our code costs.
+
+    FLOOR_MONGO_URI=... FLOOR_NATS_URL=... uvicorn bench.floor_app:app
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import nats
+import orjson
+from bson import ObjectId
+from fastapi import FastAPI, Request, Response
+from nats.js.api import StreamConfig
+from pymongo import AsyncMongoClient
+
+STREAM = "FLOOR"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(os.environ["FLOOR_MONGO_URI"])
+    connection = await nats.connect(os.environ["FLOOR_NATS_URL"])
+    js = connection.jetstream()
+    await js.add_stream(StreamConfig(name=STREAM, subjects=["floor.>"]))
+    app.state.tickets = mongo["tickets"]["tickets"]
+    app.state.writes = mongo["floor"]["tickets"]
+    app.state.js = js
+    yield
+    await connection.drain()
+    await mongo.close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/bare")
+async def bare() -> dict[str, None]:
+    """A bare FastAPI JSON endpoint (the floor of GET /api/users/currentuser)."""
+    return {"currentUser": None}
+
+
+@app.get("/tickets")
+async def tickets(request: Request) -> Response:
+    """The listing's query with raw PyMongo, serialised by orjson (the floor of GET
+    /api/tickets)."""
+    cursor = request.app.state.tickets.find({"order_id": None}).sort("_id", 1)
+    listing = [
+        {
+            "id": str(doc["_id"]),
+            "title": doc["title"],
+            "price": doc["price"],
+            "userId": doc["user_id"],
+            "version": doc["version"],
+            "status": "available",
+        }
+        async for doc in cursor
+    ]
+    return Response(orjson.dumps(listing), media_type="application/json")
+
+
+@app.post("/tickets", status_code=201)
+async def create(request: Request) -> Response:
+    """One database write and one JetStream publish-ack round trip (the floor of POST
+    /api/tickets)."""
+    body = orjson.loads(await request.body())
+    doc = {"_id": ObjectId(), "title": body["title"], "price": body["price"], "version": 0}
+    await request.app.state.writes.insert_one(doc)
+    await request.app.state.js.publish("floor.ticket", orjson.dumps({"id": str(doc["_id"])}))
+    return Response(orjson.dumps({"id": str(doc["_id"])}), 201, media_type="application/json")
