@@ -27,6 +27,8 @@ from bench.report import Figure, p50, p99, table
 from bench.saga import expiration_lateness, lateness_figures, payment_to_complete
 from bench.stack import Stack, resident_mib, running_floor, running_services
 from bench.tickets_orders import contention, cookie, propagation
+from tixcommon.bus import EventBus
+from tixcommon.testing import consumers_idle, wait_until
 
 SERVICES = ("auth", "tickets", "orders", "payments")
 
@@ -113,6 +115,24 @@ async def http_figures(stack: Stack, floor_port: int, seconds: float) -> list[Fi
     return figures
 
 
+async def quiet(stack: Stack) -> None:
+    """Until every listener has handled every event so far: latency figures are taken on a
+    quiet system, not behind the backlog an earlier run left in the stream."""
+    bus = await EventBus.connect(stack.nats_url, client_name="bench-quiet")
+    durables = [c.name for c in await bus.js.consumers_info(bus.stream_name) if c.name]
+
+    async def idle() -> bool:
+        client = AsyncMongoClient[Any](stack.mongo_url)
+        try:
+            outboxes = [await client[s]["outbox"].count_documents({}) for s in SERVICES]
+        finally:
+            await client.close()
+        return not any(outboxes) and await consumers_idle(bus, *durables)
+
+    await wait_until(idle, timeout=120, message="every event published and handled")
+    await bus.close()
+
+
 def memory_figures(stack: Stack, floor_pid: int, when: str) -> list[Figure]:
     floor = resident_mib(floor_pid)
     return [
@@ -131,9 +151,12 @@ async def main(args: argparse.Namespace) -> None:
         ):
             figures += memory_figures(stack, floor.process.pid, "at rest")
             figures += await http_figures(stack, floor.port, args.seconds)
+            await quiet(stack)
             hops = await jetstream_round_trips(stack.nats_url, args.events)
             listed = await propagation(stack, args.events)
+            await quiet(stack)
             paid = await payment_to_complete(stack, args.payments)
+            await quiet(stack)
             jet50, jet99 = p50(hops) * 1000, p99(hops) * 1000
             figures += [
                 Figure("ticket listed -> orderable in orders, p50", p50(listed) * 1000, "ms",

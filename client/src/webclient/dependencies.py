@@ -22,7 +22,7 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
-def _pages(request: Request) -> Pages:
+async def _pages(request: Request) -> Pages:
     pages: Pages = request.app.state.pages
     return pages
 
@@ -32,7 +32,7 @@ def _settings(request: Request) -> ClientSettings:
     return settings
 
 
-def api_session(request: Request) -> ApiSession:
+async def api_session(request: Request) -> ApiSession:
     backend: Backend = request.app.state.backend
     settings = _settings(request)
     headers = {

@@ -29,7 +29,7 @@ class ServiceContext:
         return self.outbox
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
     context: ServiceContext = request.app.state.context
     return context
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from tixcommon.auth import current_user, require_user, session_codec
+from tixcommon.auth import require_user, session_user
 from tixcommon.errors import NotAuthorized
 
 
@@ -31,7 +31,7 @@ class AuthFirstRoute(APIRoute):
         async def authenticated_handler(request: Request) -> Response:
             # Checked here, before FastAPI reads the body; `RequireUser` checks it again when
             # the dependencies run (an HMAC check: cheaper than sharing state between them).
-            if current_user(request, session_codec(request)) is None:
+            if session_user(request) is None:
                 raise NotAuthorized()
             return await handler(request)
 

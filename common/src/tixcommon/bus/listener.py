@@ -35,6 +35,10 @@ from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER
 from tixcommon.events import Event
 from tixcommon.logging import log_context
 
+# How long a backlog fetch may wait when the backlog turns out to be gone (another replica took
+# it): the bound on an event's wait in that race.
+_BACKLOG_FETCH_SECONDS = 0.1
+
 logger = logging.getLogger("tixcommon.listener")
 
 EventT = TypeVar("EventT", bound=Event)
@@ -155,15 +159,27 @@ class ListenerRunner:
         self, subscription: nats.js.JetStreamContext.PullSubscription
     ) -> None:
         failures = 0
+        waiting = 0  # what the server said was still waiting after the last message
         while not self._stopping.is_set():
             try:
-                messages = await subscription.fetch(self.policy.batch, timeout=1.0)
+                if waiting:
+                    # A backlog: its no-wait probe hands over what is there at once.
+                    batch = min(self.policy.batch, waiting)
+                    messages = await subscription.fetch(batch, timeout=_BACKLOG_FETCH_SECONDS)
+                else:
+                    # Idle: wait for the next event alone. nats-py answers a waiting fetch
+                    # only once its batch is full or the request expires, so a batch here
+                    # would hold a lone event for up to the whole second (the 0.9 s p99 of
+                    # "payment -> order complete" in the benchmarks).
+                    messages = await subscription.fetch(1, timeout=1.0)
                 failures = 0
             except TimeoutError:
+                waiting = 0
                 continue
             except (nats.errors.Error, OSError) as error:
                 # Broker unreachable: the client reconnects on its own; back off meanwhile.
                 failures += 1
+                waiting = 0
                 logger.warning(
                     "fetch failed", extra={"consumer": self.durable, "error": repr(error)}
                 )
@@ -176,6 +192,7 @@ class ListenerRunner:
                     await self.process(message)
             finally:
                 self._handling = False
+            waiting = messages[-1].metadata.num_pending if messages else 0
 
     async def process(self, message: Msg) -> None:
         metadata = message.metadata

@@ -22,7 +22,7 @@ from tixcommon.ratelimit import client_address
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 
-def account_service(request: Request) -> AccountService:
+async def account_service(request: Request) -> AccountService:
     service: AccountService = request.app.state.accounts
     return service
 

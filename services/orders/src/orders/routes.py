@@ -18,7 +18,7 @@ from tixcommon.routing import service_router
 router = service_router("/api/orders", tags=["orders"])
 
 
-def orders_dependency(context: Context) -> OrderService:
+async def orders_dependency(context: Context) -> OrderService:
     return order_service(context)
 
 

@@ -19,7 +19,7 @@ from tixcommon.routing import service_router
 router = service_router("/api/payments", tags=["payments"])
 
 
-def payment_service(context: Context) -> PaymentService:
+async def payment_service(context: Context) -> PaymentService:
     return PaymentService.of(context)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, status
+from fastapi import Depends, Response, status
 
-from tickets.schemas import TicketIn, TicketOut
+from tickets.schemas import TicketIn, TicketOut, listing_json
 from tickets.service import TicketService
 from tixcommon.auth import RequireUser
 from tixcommon.context import Context
@@ -16,7 +16,7 @@ from tixcommon.routing import service_router
 router = service_router("/api/tickets", tags=["tickets"])
 
 
-def ticket_service(context: Context) -> TicketService:
+async def ticket_service(context: Context) -> TicketService:
     return TicketService(context.require_outbox())
 
 
@@ -28,9 +28,9 @@ async def create_ticket(user: RequireUser, body: TicketIn, tickets: Tickets) -> 
     return TicketOut.of(await tickets.create(user, body))
 
 
-@router.get("", response_model_exclude_none=True)
-async def list_tickets(tickets: Tickets) -> list[TicketOut]:
-    return [TicketOut.of(ticket) for ticket in await tickets.list_for_sale()]
+@router.get("", response_model=list[TicketOut], response_model_exclude_none=True)
+async def list_tickets(tickets: Tickets) -> Response:
+    return Response(listing_json(await tickets.list_for_sale()), media_type="application/json")
 
 
 # Declared before /{ticket_id}, which would take "mine" for a malformed id.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bson import ObjectId
 
@@ -37,8 +38,11 @@ def ticket_updated(ticket: Ticket) -> TicketUpdated:
 class TicketService:
     outbox: Outbox
 
-    async def list_for_sale(self) -> list[Ticket]:
-        return await Ticket.find(Ticket.order_id == None).sort("_id").to_list()  # noqa: E711
+    async def list_for_sale(self) -> list[dict[str, Any]]:
+        """The tickets for sale, oldest first, as stored (the listing serialises them as is)."""
+        cursor = Ticket.get_pymongo_collection().find({"order_id": None}, sort=[("_id", 1)])
+        documents: list[dict[str, Any]] = await cursor.to_list()
+        return documents
 
     async def get(self, ticket_id: ObjectId) -> Ticket:
         ticket = await Ticket.get(ticket_id)
