@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,7 +15,20 @@ from typing import Any
 
 import httpx
 
+from tixcommon.bus import EventBus
+from tixcommon.testing import consumers_idle
 from tixdev.testing import OutputReader, RunningStack, eventually, running_stack
+
+
+def _consumers_idle(nats_url: str, *durables: str) -> bool:
+    async def check() -> bool:
+        bus = await EventBus.connect(nats_url, client_name="test-catch-up")
+        try:
+            return await consumers_idle(bus, *durables)
+        finally:
+            await bus.close()
+
+    return asyncio.run(check())
 
 
 def _listening(port: int) -> bool:
