@@ -133,12 +133,11 @@ async def quiet(stack: Stack) -> None:
     await bus.close()
 
 
-def memory_figures(stack: Stack, floor_pid: int, when: str) -> list[Figure]:
-    floor = resident_mib(floor_pid)
+def memory_figures(stack: Stack, floor: float, when: str) -> list[Figure]:
     return [
-        Figure(f"resident memory of {name}, {when}", resident_mib(stack.pids[name]), "MiB",
+        Figure(f"resident memory of {name}, {when}", resident_mib(pid), "MiB",
                floor, "a bare FastAPI process")
-        for name in SERVICES
+        for name, pid in stack.pids.items()
     ]  # fmt: skip
 
 
@@ -149,7 +148,8 @@ async def main(args: argparse.Namespace) -> None:
             running_services(*SERVICES, log_dir=Path(logs)) as stack,
             running_floor(stack, Path(logs)) as floor,
         ):
-            figures += memory_figures(stack, floor.process.pid, "at rest")
+            bare = resident_mib(floor.process.pid)
+            figures += memory_figures(stack, bare, "at rest")
             figures += await http_figures(stack, floor.port, args.seconds)
             await quiet(stack)
             hops = await jetstream_round_trips(stack.nats_url, args.events)
@@ -169,9 +169,11 @@ async def main(args: argparse.Namespace) -> None:
                        jet99, "JetStream publish -> consume, p99"),
             ]  # fmt: skip
             figures += await contention(stack, args.rounds, args.buyers)
-            figures += memory_figures(stack, floor.process.pid, "after load")
+            figures += memory_figures(stack, resident_mib(floor.process.pid), "after load")
         with running_services("expiration", "expiration.worker", log_dir=Path(logs)) as clock:
+            figures += memory_figures(clock, bare, "at rest")
             figures += lateness_figures(await expiration_lateness(clock, args.orders))
+            figures += memory_figures(clock, bare, "after 500 expiries")
     print(table(figures))  # noqa: T201
 
 
