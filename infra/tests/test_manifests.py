@@ -244,12 +244,6 @@ def test_the_ingress_routes_exactly_as_the_gateway(
         assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
 
 
-def _service_port(manifests: Manifests, service: str) -> tuple[Doc, Doc]:
-    doc = manifests.get("Service", service)
-    (port,) = [p for p in doc["spec"]["ports"] if p["name"] in ("http", "mongo", "client")]
-    return doc, port
-
-
 @pytest.mark.parametrize("variant", variants())
 def test_every_service_reaches_the_backends_its_settings_name(
     rendered: dict[str, Manifests], variant: str
@@ -269,7 +263,7 @@ def test_every_service_reaches_the_backends_its_settings_name(
                 assert source.value == (
                     f"mongodb://{package}-mongo:27017/?directConnection=true"
                 ), name
-                service, _ = _service_port(manifests, f"{package}-mongo")
+                service = manifests.get("Service", f"{package}-mongo")
                 mongo = manifests.get("StatefulSet", f"{package}-mongo")
                 selector = service["spec"]["selector"]
                 assert selector.items() <= mongo["spec"]["template"]["metadata"]["labels"].items()
