@@ -121,15 +121,14 @@ async def quiet(stack: Stack) -> None:
     bus = await EventBus.connect(stack.nats_url, client_name="bench-quiet")
     durables = [c.name for c in await bus.js.consumers_info(bus.stream_name) if c.name]
 
+    client = AsyncMongoClient[Any](stack.mongo_url)
+
     async def idle() -> bool:
-        client = AsyncMongoClient[Any](stack.mongo_url)
-        try:
-            outboxes = [await client[s]["outbox"].count_documents({}) for s in SERVICES]
-        finally:
-            await client.close()
+        outboxes = [await client[s]["outbox"].count_documents({}) for s in SERVICES]
         return not any(outboxes) and await consumers_idle(bus, *durables)
 
     await wait_until(idle, timeout=120, message="every event published and handled")
+    await client.close()
     await bus.close()
 
 

@@ -26,14 +26,16 @@ class RunningService:
         self.process = process
 
 
-def _wait_ready(port: int, timeout: float = 60) -> None:
+def _wait_ready(
+    port: int, process: subprocess.Popen[bytes], path: str = "/readyz", timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{path}").status_code == 200:
                 return
         time.sleep(0.1)
-    raise RuntimeError(f"service on {port} not ready")
+    raise RuntimeError(f"process on {port} not ready (see its log)")
 
 
 @dataclass
@@ -65,14 +67,7 @@ def running_floor(stack: Stack, log_dir: Path) -> Iterator[RunningService]:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/bare").status_code == 200:
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the floor app did not start (see floor.log)")
-            time.sleep(0.1)
+        _wait_ready(port, process, "/bare")
         yield RunningService("floor", port, process)
     finally:
         process.terminate()
@@ -118,7 +113,7 @@ def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
                 started.append(RunningService(name, port, process))
             for service in started:
                 if service.name != "expiration.worker":  # no HTTP; expiration's /readyz tells
-                    _wait_ready(service.port)
+                    _wait_ready(service.port, service.process)
             ports = {s.name: s.port for s in started}
             pids = {s.name: s.process.pid for s in started}
             yield Stack(ports, SessionCodec(key, 3600), mongo.url, nats.url, pids)

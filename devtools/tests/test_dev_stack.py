@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
 import signal
 import socket
@@ -89,24 +87,16 @@ def _buy_and_let_lapse(gateway: str, listing: list[dict[str, Any]]) -> None:
         assert sold["orderId"] == order["id"]
 
 
-def _kill(data_dir: Path, reader: OutputReader, name: str) -> None:
+def _kill(stack: RunningStack, name: str) -> None:
     """kill -9 one supervised service and wait for the supervisor to report the crash."""
-    pid = int((data_dir / "run" / f"{name}.pid").read_text())
-    os.kill(pid, signal.SIGKILL)
-    reader.wait_for(f"{name} exited with code -9", timeout=10)
+    stack.kill(name)
+    stack.reader.wait_for(f"{name} exited with code -9", timeout=10)
 
 
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _killed_services_catch_up(gateway: str, data_dir: Path, reader: OutputReader) -> None:
+def _killed_services_catch_up(stack: RunningStack) -> None:
     """Events published while a consumer is dead are processed once it is back: its durable
     consumer kept its place in the stream."""
-    services = json.loads((data_dir / "stack.json").read_text())["services"]
+    gateway, services = stack.gateway, stack.state["services"]
     orders_port = int(services["orders"].rsplit(":", 1)[1])
     tickets_port = int(services["tickets"].rsplit(":", 1)[1])
     with (
@@ -118,7 +108,7 @@ def _killed_services_catch_up(gateway: str, data_dir: Path, reader: OutputReader
             assert signup.status_code == 201
 
         # orders is down while a ticket is listed and repriced: it misses both events.
-        _kill(data_dir, reader, "orders")
+        _kill(stack, "orders")
         listed = seller.post("/api/tickets", json={"title": "Missed gig", "price": 12})
         assert listed.status_code == 201
         ticket = listed.json()
@@ -127,7 +117,16 @@ def _killed_services_catch_up(gateway: str, data_dir: Path, reader: OutputReader
         )
         assert repriced.status_code == 200
         assert not _listening(orders_port), "orders came back before the events were published"
-        eventually(lambda: _ready(services["orders"]), 30, "orders restarted")
+        eventually(lambda: stack.ready("orders"), 30, "orders restarted")
+        # Each subject has its own consumer: the listing and the reprice are caught up
+        # independently, so wait for both before ordering at the new price.
+        eventually(
+            lambda: _consumers_idle(
+                stack.state["nats_url"], "orders-ticket-created", "orders-ticket-updated"
+            ),
+            30,
+            "orders caught up with the missed events",
+        )
 
         def place() -> Any:
             response = buyer.post("/api/orders", json={"ticketId": ticket["id"]})
@@ -139,11 +138,11 @@ def _killed_services_catch_up(gateway: str, data_dir: Path, reader: OutputReader
         # tickets is down while an order is placed: it misses order.created.
         on_sale = buyer.get("/api/tickets").json()
         other = next(t for t in on_sale if t["id"] != ticket["id"])
-        _kill(data_dir, reader, "tickets")
+        _kill(stack, "tickets")
         placed = buyer.post("/api/orders", json={"ticketId": other["id"]})
         assert placed.status_code == 201
         assert not _listening(tickets_port), "tickets came back before the order was placed"
-        eventually(lambda: _ready(services["tickets"]), 30, "tickets restarted")
+        eventually(lambda: stack.ready("tickets"), 30, "tickets restarted")
 
         def caught_up() -> bool:
             # The 4 s reservation may lapse while tickets is down: then the order's cancel is
@@ -208,7 +207,7 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
     listing = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets").json()
     assert len(listing) == 5
     _buy_and_let_lapse(f"http://127.0.0.1:{gateway_port}", listing)
-    _killed_services_catch_up(f"http://127.0.0.1:{gateway_port}", tmp_path / "data", reader)
+    _killed_services_catch_up(stack)
 
     process.send_signal(signal.SIGINT)
     reader.wait_for("stopped", timeout=30)

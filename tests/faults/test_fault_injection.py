@@ -11,9 +11,7 @@ without a payment record, every replica at its owner's version.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -164,22 +162,9 @@ class Shoppers(threading.Thread):
         self.http.close()
 
 
-def ready(stack: RunningStack, service: str) -> bool:
-    try:
-        response = httpx.get(f"{stack.state['services'][service]}/readyz", timeout=3)
-    except httpx.TransportError:
-        return False
-    return response.status_code == 200
-
-
-def all_ready(stack: RunningStack) -> bool:
-    return all(ready(stack, service) for service in stack.state["services"])
-
-
 def kill(stack: RunningStack, process: str) -> None:
     pid_file = stack.data_dir / "run" / f"{process}.pid"
-    old = int(pid_file.read_text())
-    os.kill(old, signal.SIGKILL)
+    old = stack.kill(process)
 
     def restarted() -> bool:
         try:
@@ -188,7 +173,7 @@ def kill(stack: RunningStack, process: str) -> None:
             return False
 
     eventually(restarted, 30, f"{process} restarted")
-    eventually(lambda: all_ready(stack), 60, f"every service ready after {process} restarted")
+    eventually(stack.all_ready, 60, f"every service ready after {process} restarted")
 
 
 def outage(
@@ -203,12 +188,12 @@ def outage(
     for service in affected:
 
         def unready(service: str = service) -> bool:
-            return not ready(stack, service)
+            return not stack.ready(service)
 
         eventually(unready, 30, f"{service} not ready without {name}")
     shoppers.wait_for(1, f"{name} went away")
     start()
-    eventually(lambda: all_ready(stack), 60, f"every service ready again after {name}")
+    eventually(stack.all_ready, 60, f"every service ready again after {name}")
 
 
 def test_nothing_is_lost_or_doubled_through_crashes_restarts_and_partitions(

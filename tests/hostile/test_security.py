@@ -164,8 +164,7 @@ def test_deeply_nested_json_is_a_clean_400_and_nothing_breaks(
             )
             assert_contract_error(response, 400)
     for service in ("auth", "tickets", "orders", "payments"):
-        ready = httpx.get(f"{stack.state['services'][service]}/readyz", timeout=5)
-        assert ready.status_code == 200, service
+        assert stack.ready(service), service
 
 
 def test_probing_never_reveals_internals(stack: RunningStack, http: httpx.Client) -> None:

@@ -30,7 +30,7 @@ class AuthFirstRoute(APIRoute):
 
         async def authenticated_handler(request: Request) -> Response:
             # Checked here, before FastAPI reads the body; `RequireUser` checks it again when
-            # the dependencies run (an HMAC check: cheaper than sharing state between them).
+            # the dependencies run (a hit in SessionCodec's cache of verified tokens).
             if session_user(request) is None:
                 raise NotAuthorized()
             return await handler(request)

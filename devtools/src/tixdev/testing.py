@@ -3,6 +3,7 @@ its output read on a thread so every wait has a deadline."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -86,11 +87,29 @@ class RunningStack:
         assert response.status_code == 201, response.text
         return {"Cookie": f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE]}"}
 
-    @property
+    @functools.cached_property
     def state(self) -> dict[str, Any]:
-        """What `tix dev` wrote to stack.json: the gateway, the services, the servers' URLs."""
+        """What `tix dev` wrote to stack.json before saying it was up: the gateway, the
+        services, the servers' URLs."""
         state: dict[str, Any] = json.loads((self.data_dir / "stack.json").read_text())
         return state
+
+    def ready(self, service: str) -> bool:
+        """Whether the service's /readyz says it and its dependencies answer."""
+        try:
+            response = httpx.get(f"{self.state['services'][service]}/readyz", timeout=3)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def all_ready(self) -> bool:
+        return all(self.ready(service) for service in self.state["services"])
+
+    def kill(self, process: str) -> int:
+        """kill -9 one supervised process (`tix dev` restarts it); its old pid."""
+        pid = int((self.data_dir / "run" / f"{process}.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        return pid
 
 
 def stack_env(data_dir: Path, **overrides: str) -> tuple[dict[str, str], int]:

@@ -22,7 +22,6 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
-        self.connections = 0
 
     def __enter__(self) -> TcpProxy:
         self.restore()
@@ -75,7 +74,6 @@ class TcpProxy:
                     upstream.close()
                     return
                 self._sockets |= {client, upstream}
-                self.connections += 1
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
