@@ -53,6 +53,22 @@ async def test_order_expires_when_its_time_comes_not_before(
     assert expiry.status is ExpiryStatus.EXPIRED
 
 
+async def test_a_sub_millisecond_deadline_is_kept_rounded_up_never_down(
+    client: httpx.AsyncClient, publish: Publisher
+) -> None:
+    # MongoDB keeps whole milliseconds: 999 µs past one must not become that millisecond.
+    order = order_created(expires_in=60)
+    order = order.model_copy(update={"expires_at": order.expires_at.replace(microsecond=123_999)})
+    await publish.publish(order)
+
+    async def recorded() -> Expiry | None:
+        return await Expiry.get(order.id)
+
+    expiry = await wait_until(recorded, message="expiry recorded")
+    assert expiry is not None
+    assert expiry.expires_at.replace(tzinfo=UTC) == order.expires_at.replace(microsecond=124_000)
+
+
 async def test_redelivered_order_created_expires_once(
     client: httpx.AsyncClient, start_worker: StartWorker, publish: Publisher, bus: EventBus
 ) -> None:

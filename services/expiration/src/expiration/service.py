@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -18,6 +18,14 @@ from tixcommon.events import ExpirationComplete, OrderCreated
 logger = logging.getLogger("expiration")
 
 EXPIRE_JOB = "expire_order"
+
+
+def at_or_after_whole_ms(moment: datetime) -> datetime:
+    """The deadline as MongoDB and arq keep it (whole milliseconds), rounded up: truncating
+    would fire up to a millisecond before the order's expiresAt."""
+    if moment.microsecond % 1000:
+        moment += timedelta(microseconds=1000 - moment.microsecond % 1000)
+    return moment
 
 
 def job_id(order_id: str) -> str:
@@ -44,7 +52,12 @@ class ExpiryScheduler:
         reconciliation sets the timer from the record."""
         await Expiry.get_pymongo_collection().update_one(
             {"_id": ObjectId(event.id)},
-            {"$setOnInsert": {"expires_at": event.expires_at, "status": ExpiryStatus.SCHEDULED}},
+            {
+                "$setOnInsert": {
+                    "expires_at": at_or_after_whole_ms(event.expires_at),
+                    "status": ExpiryStatus.SCHEDULED,
+                }
+            },
             upsert=True,
         )
         expiry = await Expiry.get(ObjectId(event.id))
