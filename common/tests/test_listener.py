@@ -12,6 +12,7 @@ import orjson
 import pytest
 from bson import ObjectId
 from pymongo import AsyncMongoClient
+from pymongo.errors import ServerSelectionTimeoutError
 
 from tixcommon.bus import (
     Delivery,
@@ -84,6 +85,22 @@ class ScriptedListener(Listener[TicketCreated]):
         if self.fail_when(delivery.attempt):
             raise RuntimeError(f"attempt {delivery.attempt} fails")
         self.handled[event.id] += 1
+
+
+class OutageListener(ScriptedListener):
+    """Meets a database outage on its first `outage_calls` calls, then works."""
+
+    def __init__(self, outage_calls: int) -> None:
+        super().__init__()
+        self.outage_calls = outage_calls
+        self.calls = 0
+
+    async def handle(self, event: TicketCreated, delivery: Delivery) -> None:
+        self.calls += 1
+        if self.calls <= self.outage_calls:
+            self.attempts.append((event.id, delivery.attempt))
+            raise ServerSelectionTimeoutError("database unreachable")
+        await super().handle(event, delivery)
 
 
 POLICY = DeliveryPolicy(max_deliver=5, retry_base_seconds=0.02, retry_max_seconds=0.1)
@@ -222,6 +239,41 @@ async def test_poison_message_is_dead_lettered_after_max_deliver(
     # which shows it was delivered.
     await Publisher(bus).publish(healthy)
     await wait_until(lambda: (healthy.id, 1) in listener.attempts, message="next delivered")
+
+
+async def test_an_outage_longer_than_the_delivery_budget_sets_nothing_aside(
+    bus: EventBus, run_listener: Callable[..., Any]
+) -> None:
+    # Twice as many failing tries as max_deliver allows deliveries: a poison event would be
+    # set aside by now, but an unreachable database says nothing about the event.
+    listener = OutageListener(outage_calls=2 * POLICY.max_deliver)
+    await run_listener(listener)
+    event = created()
+
+    await Publisher(bus).publish(event)
+
+    await wait_until(lambda: listener.handled[event.id] == 1, message="handled after the outage")
+    assert len(listener.attempts) == 2 * POLICY.max_deliver + 1
+    assert {attempt for _, attempt in listener.attempts} == {1}  # retried in hand
+    assert await stream_messages(bus, "deadletter.ticket.created") == []
+
+
+async def test_an_event_held_through_an_outage_stays_with_its_replica(
+    bus: EventBus, run_listener: Callable[..., Any]
+) -> None:
+    # Held for several ack waits while another replica of the service is idle: kept in
+    # progress, it is never handed to the other one, so it is applied once, by its holder.
+    policy = DeliveryPolicy(max_deliver=3, ack_wait_seconds=0.6, retry_max_seconds=0.1)
+    holder, other = OutageListener(outage_calls=40), ScriptedListener()
+    await run_listener(holder, policy=policy)
+    event = created()
+    await Publisher(bus).publish(event)
+    await wait_until(lambda: holder.calls >= 1, message="the holder has it")
+    await run_listener(other, policy=policy)
+
+    await wait_until(lambda: holder.handled[event.id] == 1, message="handled after the outage")
+    assert other.attempts == []
+    assert {attempt for _, attempt in holder.attempts} == {1}
 
 
 async def test_unparseable_payload_is_dead_lettered_at_once(

@@ -6,12 +6,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import nats.errors
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tixcommon.errors import (
@@ -24,20 +22,11 @@ from tixcommon.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from tixcommon.outages import OUTAGE_ERRORS
 
 logger = logging.getLogger("tixcommon.errors")
 
 _BODY_NOT_OBJECT = {"model_attributes_type", "dict_type", "model_type"}
-
-# Errors that mean "a dependency is unreachable", not "we have a bug": the request changed
-# nothing and may be retried.
-DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
-    ConnectionFailure,
-    nats.errors.ConnectionClosedError,
-    nats.errors.NoServersError,
-    nats.errors.TimeoutError,
-    nats.errors.ConnectionReconnectingError,
-)
 
 
 def validation_items(errors: Sequence[Any]) -> list[ErrorItem]:
@@ -112,5 +101,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    for error_type in DEPENDENCY_ERRORS:
-        app.add_exception_handler(error_type, on_dependency_down)
+    # A dependency's outage, not a bug: the request changed nothing and may be retried.
+    for error_type in OUTAGE_ERRORS:
+        if not issubclass(error_type, AppError):
+            app.add_exception_handler(error_type, on_dependency_down)

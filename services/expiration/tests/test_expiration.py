@@ -12,16 +12,25 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from arq.connections import ArqRedis
 from bson import ObjectId
 
 from expiration.models import Expiry, ExpiryStatus
 from expiration.redis import arq_pool
-from expiration.service import job_id
+from expiration.service import ExpiryScheduler, job_id
 from expiration.settings import ExpirationSettings
 from tixcommon.bus import EventBus, Publisher
+from tixcommon.errors import ServiceUnavailable
 from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
-from tixcommon.testing import consumers_idle, stream_messages, wait_for_event, wait_until
+from tixcommon.outages import is_outage
+from tixcommon.testing import (
+    RedisServer,
+    consumers_idle,
+    stream_messages,
+    wait_for_event,
+    wait_until,
+)
 
 StartWorker = Callable[[], Awaitable[Any]]
 
@@ -180,3 +189,23 @@ async def _forget_jobs(redis: ArqRedis, queue_name: str, order_ids: list[str]) -
     for order_id in order_ids:
         await redis.delete(f"arq:job:{job_id(order_id)}")
         await redis.zrem(queue_name, job_id(order_id))
+
+
+async def test_a_redis_outage_is_an_outage_not_a_bad_event(settings: ExpirationSettings) -> None:
+    # Said so, the listener keeps the order.created in hand until Redis is back instead of
+    # spending its deliveries and setting it aside.
+    with RedisServer(append_only=False) as server:
+        redis = await arq_pool(server.url, settings.queue_name)
+        scheduler = ExpiryScheduler(redis, settings.queue_name)
+        order_id, due = str(ObjectId()), datetime.now(UTC) + timedelta(minutes=1)
+        try:
+            server.stop()
+            with pytest.raises(ServiceUnavailable) as raised:
+                await scheduler.schedule(order_id, due)
+            assert is_outage(raised.value)
+
+            server.start()
+            await scheduler.schedule(order_id, due)
+            assert await redis.exists(f"arq:job:{job_id(order_id)}")
+        finally:
+            await redis.aclose(close_connection_pool=True)

@@ -29,6 +29,8 @@ def payments_env(
         "STRIPE_KEY": f"sk_test_{secrets.token_hex(12)}",
         "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
         "STRIPE_API_BASE": stripe_server.url,
+        # Abandoned claims are settled within a test's patience.
+        "PAYMENT_SETTLE_SECONDS": "0.2",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

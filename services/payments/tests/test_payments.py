@@ -14,7 +14,7 @@ from payments.models import OrderReplica, Payment
 from payments.settings import PaymentsSettings
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.events import OrderCancelled, OrderCompleted, TicketRef
-from tixcommon.settings import load_settings
+from tixcommon.settings import ConfigurationError, load_settings
 from tixcommon.testing import (
     SignedInUser,
     free_port,
@@ -254,3 +254,14 @@ async def test_claim_abandoned_by_a_crashed_request_is_taken_over_after_the_time
     assert retried.status_code == 201
     [payment] = await Payment.find(Payment.order_id == order["id"]).to_list()
     assert (payment.status.value, str(payment.id)) == ("succeeded", retried.json()["id"])
+
+
+def test_a_claim_timeout_shorter_than_a_request_is_refused_at_start(
+    payments_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Claims would be settled as abandoned under requests still waiting for Stripe.
+    monkeypatch.setenv("STRIPE_TIMEOUT_SECONDS", "30")
+    monkeypatch.setenv("PAYMENT_CLAIM_TIMEOUT_SECONDS", "45")
+
+    with pytest.raises(ConfigurationError, match="PAYMENT_CLAIM_TIMEOUT_SECONDS"):
+        load_settings(PaymentsSettings)

@@ -1,5 +1,5 @@
 """Payments that land too late are refunded; payments Stripe confirms outside our request are
-recorded from its webhook, once."""
+recorded from its webhook, once; claims abandoned mid-charge are settled from Stripe's record."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -272,3 +273,128 @@ async def test_cancel_during_a_charge_waits_for_it_and_refunds_what_it_took(
 
     await wait_until(refunded, message="the charge that raced the cancel is refunded")
     await wait_until(lambda: consumers_idle(bus, "payments-order-cancelled"), message="settled")
+
+
+def unconfirmed_intent(stripe_api: stripe.StripeClient, order: dict[str, Any]) -> Any:
+    return stripe_api.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "metadata": {"orderId": order["id"]},
+        }
+    )
+
+
+async def abandoned_claim(order: dict[str, Any], stripe_id: str | None) -> Payment:
+    """A claim whose request died (or lost Stripe's answer) long ago."""
+    claim = Payment(
+        order_id=order["id"],
+        status="pending",
+        amount_cents=2000,
+        stripe_id=stripe_id,
+        created_at=datetime.now(UTC) - timedelta(hours=1),
+    )
+    await claim.insert()
+    return claim
+
+
+async def gone(claim: Payment) -> bool:
+    return await Payment.get(claim.id) is None
+
+
+async def test_a_charge_whose_answer_was_lost_is_recorded_from_stripe(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    stripe_api: stripe.StripeClient,
+    bus: EventBus,
+) -> None:
+    # The card was charged, then the request died (or Stripe's answer, or the database, was
+    # lost) and no webhook came: only Stripe knows, and it is asked.
+    order = await known_order(buyer)
+    intent = charge_outside_a_request(stripe_api, order)
+    claim = await abandoned_claim(order, intent.id)
+
+    event = await wait_for_event(bus, "payment.created", lambda e: e["orderId"] == order["id"])
+
+    assert (event["id"], event["stripeId"]) == (str(claim.id), intent.id)
+    payment = await Payment.get(claim.id)
+    assert payment is not None
+    assert (payment.status.value, payment.stripe_id) == ("succeeded", intent.id)
+    again = await client.post(
+        "/api/payments",
+        json={"orderId": order["id"], "token": "pm_card_visa"},
+        headers=buyer.headers,
+    )
+    assert again.json() == {"errors": [{"message": "Order is already paid"}]}
+    assert len(await stream_messages(bus, "payment.created")) == 1
+
+
+async def test_an_abandoned_attempt_that_charged_nothing_is_cancelled_and_the_order_freed(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    stripe_api: stripe.StripeClient,
+) -> None:
+    order = await known_order(buyer)
+    intent = unconfirmed_intent(stripe_api, order)  # the request died before confirming
+    claim = await abandoned_claim(order, intent.id)
+
+    await wait_until(lambda: gone(claim), message="the claim freed")
+
+    # Cancelled, so a confirm arriving late from the dead request can never charge it.
+    assert stripe_api.v1.payment_intents.retrieve(intent.id).status == "canceled"
+    paid = await client.post(
+        "/api/payments",
+        json={"orderId": order["id"], "token": "pm_card_visa"},
+        headers=buyer.headers,
+    )
+    assert paid.status_code == 201
+    succeeded = [
+        i
+        for i in stripe_api.v1.payment_intents.list(params={"limit": 100}).data
+        if i.metadata.to_dict().get("orderId") == order["id"] and i.status == "succeeded"
+    ]
+    assert len(succeeded) == 1
+
+
+async def test_a_claim_abandoned_before_reaching_stripe_is_freed(
+    buyer: SignedInUser, known_order: KnownOrder, client: httpx.AsyncClient
+) -> None:
+    order = await known_order(buyer)
+    claim = await abandoned_claim(order, stripe_id=None)
+    fresh = Payment(order_id=str(ObjectId()), status="pending", amount_cents=100)
+    await fresh.insert()  # a request charging right now: not touched
+
+    await wait_until(lambda: gone(claim), message="the claim freed")
+    assert await Payment.get(fresh.id) is not None
+
+
+async def test_a_lost_charge_for_an_order_cancelled_meanwhile_is_refunded(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    stripe_api: stripe.StripeClient,
+    publish: Publisher,
+    bus: EventBus,
+) -> None:
+    order = await known_order(buyer)
+    intent = charge_outside_a_request(stripe_api, order)
+    await publish.publish(cancelled(order))
+
+    async def replica_cancelled() -> bool:
+        replica = await OrderReplica.get(ObjectId(order["id"]))
+        return replica is not None and replica.status.value == "cancelled"
+
+    await wait_until(replica_cancelled, message="cancel replicated")
+    await abandoned_claim(order, intent.id)
+
+    async def refunded() -> bool:
+        return len(refunds_of(stripe_api, intent.id)) == 1
+
+    await wait_until(refunded, message="the lost charge refunded")
+    payment = await Payment.find_one(Payment.order_id == order["id"])
+    assert payment is not None
+    assert payment.refund_id == refunds_of(stripe_api, intent.id)[0].id
+    assert await stream_messages(bus, "payment.created") == []

@@ -3,6 +3,7 @@
 - success (or "already applied")          -> ack
 - "not yet" (an earlier version is due)  -> nak with a growing delay, so it comes back later
 - an exception                            -> nak with a growing delay (JetStream redelivers)
+- a dependency is away (an outage)        -> retried in hand until it is back; no delivery used
 - the last allowed delivery still fails,
   or the payload can never be parsed      -> copied to `deadletter.<subject>`, then terminated
 - the last delivery got no answer at all
@@ -34,6 +35,7 @@ from tixcommon.bus.deadletter import DeadLetters, MaxDeliveriesWatcher
 from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER
 from tixcommon.events import Event
 from tixcommon.logging import log_context
+from tixcommon.outages import is_outage
 
 # How long a backlog fetch may wait when the backlog turns out to be gone (another replica took
 # it): the bound on an event's wait in that race.
@@ -68,6 +70,11 @@ class DeliveryPolicy:
 
     def retry_delay(self, attempt: int) -> float:
         return float(min(self.retry_base_seconds * 2 ** (attempt - 1), self.retry_max_seconds))
+
+    def outage_pause(self, outages: int) -> float:
+        """The wait before retrying an event in hand through an outage: growing like a
+        redelivery's, but short enough to renew the message's ack wait in time."""
+        return min(self.retry_delay(outages), self.ack_wait_seconds / 3)
 
 
 class Listener(abc.ABC, Generic[EventT]):
@@ -217,8 +224,11 @@ class ListenerRunner:
                 await self._dead_letter(message, delivery, f"invalid payload: {error}")
                 return
             try:
-                outcome = await self.listener.handle(event, delivery)
+                outcome = await self._handle_through_outages(message, event, delivery)
             except Exception as error:
+                if is_outage(error):  # only when stopping: let another replica have it soon
+                    await self._settle(message.nak(delay=self.policy.retry_base_seconds))
+                    return
                 await self._failed(message, delivery, f"{type(error).__name__}: {error}")
                 logger.warning("handler failed", exc_info=True)
                 return
@@ -227,6 +237,38 @@ class ListenerRunner:
                 return
             await self._settle(message.ack())
             logger.debug("event handled")
+
+    async def _handle_through_outages(
+        self, message: Msg, event: Event, delivery: Delivery
+    ) -> Outcome | None:
+        """Handle the event, retrying it here for as long as a dependency is away.
+
+        An outage says nothing about the event, so it must not use up the deliveries kept for
+        events no retry can fix: a database restart longer than the retry budget would
+        otherwise set good events aside (an order never cancelled, a replica left behind).
+        Marking the message in progress keeps JetStream from handing it to another replica
+        meanwhile; if the broker is away too, it comes back after the ack wait, which the
+        listener's idempotence makes harmless."""
+        outages = 0
+        while True:
+            try:
+                outcome = await self.listener.handle(event, delivery)
+            except Exception as error:
+                if not is_outage(error) or self._stopping.is_set():
+                    raise
+                outages += 1
+                if outages == 1:
+                    logger.warning(
+                        "dependency unavailable, retrying the event", extra={"error": repr(error)}
+                    )
+            else:
+                if outages:
+                    logger.info("event handled after an outage", extra={"retries": outages})
+                return outcome
+            with contextlib.suppress(nats.errors.Error, OSError):
+                await message.in_progress()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.policy.outage_pause(outages))
 
     async def _failed(self, message: Msg, delivery: Delivery, reason: str) -> None:
         if delivery.attempt >= self.policy.max_deliver:

@@ -10,9 +10,12 @@ from typing import Any
 from arq.connections import ArqRedis
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from expiration.models import Expiry, ExpiryStatus
 from tixcommon.bus import Publisher
+from tixcommon.errors import ServiceUnavailable
 from tixcommon.events import ExpirationComplete, OrderCreated
 
 logger = logging.getLogger("expiration")
@@ -39,13 +42,17 @@ class ExpiryScheduler:
     queue_name: str
 
     async def schedule(self, order_id: str, expires_at: datetime) -> None:
-        await self.redis.enqueue_job(
-            EXPIRE_JOB,
-            order_id,
-            _job_id=job_id(order_id),
-            _queue_name=self.queue_name,
-            _defer_until=expires_at,
-        )
+        try:
+            await self.redis.enqueue_job(
+                EXPIRE_JOB,
+                order_id,
+                _job_id=job_id(order_id),
+                _queue_name=self.queue_name,
+                _defer_until=expires_at,
+            )
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # An outage, not a bad event: the listener keeps it until Redis is back.
+            raise ServiceUnavailable("Redis unavailable") from error
 
     async def record_and_schedule(self, event: OrderCreated) -> None:
         """Remember the order first, then set its timer: if we die in between, the worker's

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
 from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any
 
 from arq import Retry, Worker, func
@@ -27,6 +27,7 @@ from expiration.service import EXPIRE_JOB, Expirer, ExpiryScheduler
 from expiration.settings import ExpirationSettings
 from tixcommon.bus import Publisher
 from tixcommon.logging import configure_logging, log_context
+from tixcommon.periodic import running_every
 from tixcommon.runtime import service_context
 from tixcommon.settings import ConfigurationError, load_settings
 
@@ -44,16 +45,10 @@ async def expire_order(ctx: dict[str, Any], order_id: str) -> bool:
             raise Retry(defer=min(0.5 * 2 ** ctx.get("job_try", 1), 30)) from error
 
 
-async def _reconcile_forever(expirer: Expirer, scheduler: ExpiryScheduler, every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            restored = await expirer.reconcile(scheduler)
-        except Exception as error:  # noqa: BLE001 - keep reconciling after an outage
-            logger.warning("reconciliation failed", extra={"error": repr(error)})
-            continue
-        if restored:
-            logger.warning("expired orders whose timers were lost", extra={"count": restored})
+async def _reconcile(expirer: Expirer, scheduler: ExpiryScheduler) -> None:
+    restored = await expirer.reconcile(scheduler)
+    if restored:
+        logger.warning("expired orders whose timers were lost", extra={"count": restored})
 
 
 def build_worker(settings: ExpirationSettings, *, handle_signals: bool = True) -> Worker:
@@ -68,16 +63,15 @@ def build_worker(settings: ExpirationSettings, *, handle_signals: bool = True) -
         ctx["expirer"] = expirer
         restored = await expirer.reconcile(scheduler)
         logger.info("worker started", extra={"expired_on_start": restored})
-        ctx["reconciler"] = asyncio.create_task(
-            _reconcile_forever(expirer, scheduler, settings.reconcile_seconds)
+        await stack.enter_async_context(
+            running_every(
+                settings.reconcile_seconds,
+                partial(_reconcile, expirer, scheduler),
+                name="expiry reconciliation",
+            )
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        reconciler = ctx.get("reconciler")
-        if reconciler is not None:
-            reconciler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reconciler
         stack: AsyncExitStack | None = ctx.get("stack")
         if stack is not None:
             await stack.aclose()

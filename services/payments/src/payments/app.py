@@ -13,10 +13,12 @@ from payments.listeners import (
 )
 from payments.models import OrderReplica, Payment
 from payments.routes import router
+from payments.service import PaymentService
 from payments.settings import PaymentsSettings
 from payments.stripe_gateway import StripeGateway
 from tixcommon.app import create_app as create_service_app
 from tixcommon.context import ServiceContext
+from tixcommon.periodic import running_every
 
 
 def create_app(settings: PaymentsSettings) -> FastAPI:
@@ -29,6 +31,14 @@ def create_app(settings: PaymentsSettings) -> FastAPI:
         )
         stack.push_async_callback(gateway.close)
         context.extras["stripe"] = gateway
+        payments = PaymentService.of(context)
+        await stack.enter_async_context(
+            running_every(
+                settings.payment_settle_seconds,
+                payments.settle_abandoned,
+                name="settling abandoned payment claims",
+            )
+        )
 
     return create_service_app(
         settings,

@@ -23,7 +23,7 @@ class OrderReplica(ReplicaDocument):
 
 
 class PaymentStatus(enum.StrEnum):
-    PENDING = "pending"  # claimed: a request is charging the card right now
+    PENDING = "pending"  # claimed: a request is charging the card (stripe_id once it has one)
     SUCCEEDED = "succeeded"
 
 
@@ -39,4 +39,8 @@ class Payment(Document):
     class Settings:
         name = "payments"
         # One payment per order, whatever races: the claim is this index.
-        indexes = [IndexModel("order_id", unique=True, name="one_payment_per_order")]
+        indexes = [
+            IndexModel("order_id", unique=True, name="one_payment_per_order"),
+            # Finds the few claims left pending (settle_abandoned) without a collection scan.
+            IndexModel([("status", 1), ("created_at", 1)], name="by_status_and_age"),
+        ]

@@ -3,6 +3,7 @@ when the order was cancelled before the payment landed."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -11,12 +12,12 @@ from pymongo.errors import DuplicateKeyError
 
 from payments.models import OrderReplica, Payment, PaymentStatus
 from payments.settings import PaymentsSettings
-from payments.stripe_gateway import StripeGateway
+from payments.stripe_gateway import PaymentDeclined, StripeGateway
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
 from tixcommon.context import ServiceContext
 from tixcommon.db import ApplyResult
-from tixcommon.errors import AppError, BadRequest, NotAuthorized, NotFound
+from tixcommon.errors import AppError, BadRequest, NotAuthorized, NotFound, ServiceUnavailable
 from tixcommon.events import (
     OrderCancelled,
     OrderCompleted,
@@ -29,6 +30,9 @@ CANCELLED = "Cannot pay for a cancelled order"
 ALREADY_PAID = "Order is already paid"
 IN_PROGRESS = "A payment for this order is already in progress"
 REFUNDED = "The order was cancelled while you paid; your payment has been refunded"
+PROVIDER_UNAVAILABLE = "Payment provider unavailable, try again shortly"
+
+logger = logging.getLogger("payments")
 
 
 def cents(price: float) -> int:
@@ -62,18 +66,46 @@ class PaymentService:
         if order.status is OrderStatus.COMPLETE:
             raise BadRequest(ALREADY_PAID)
         claim = await self._claim(order)
+        # The claim keys both Stripe calls: a retry of either is one charge, and a new attempt
+        # (another card after a decline) is a new intent, not a clash with the old key.
+        attempt = str(claim.id)
         try:
-            stripe_id = await self.stripe.charge(str(order_id), claim.amount_cents, payment_method)
-        except AppError:
-            # Declined or unreachable: nothing was charged, so nothing is kept.
-            await Payment.get_pymongo_collection().delete_one(
-                {"_id": claim.id, "status": PaymentStatus.PENDING.value}
+            intent_id = await self.stripe.create_intent(
+                attempt, str(order_id), claim.amount_cents, payment_method
             )
+            if not await self._note_intent(claim, intent_id):
+                # This request outlived its claim, which was settled as abandoned: never
+                # confirm behind the back of whoever holds the order now.
+                raise ServiceUnavailable(PROVIDER_UNAVAILABLE)
+        except AppError:
+            await self._release(claim)  # nothing was confirmed, so nothing was charged
             raise
-        payment, refunded = await self.record_success(str(order_id), stripe_id, claim.amount_cents)
+        try:
+            await self.stripe.confirm(attempt, intent_id)
+        except PaymentDeclined:
+            await self._release(claim)
+            raise
+        # Stripe unavailable mid-confirm propagates with the claim kept: the charge may have
+        # happened, and settling the claim from Stripe's own record (settle_abandoned) tells.
+        payment, refunded = await self.record_success(str(order_id), intent_id, claim.amount_cents)
         if refunded:
             raise BadRequest(REFUNDED)
         return payment
+
+    async def _note_intent(self, claim: Payment, intent_id: str) -> bool:
+        """Remember the intent on the claim before confirming it, so a charge whose answer is
+        lost can be found again. False if the claim is no longer ours."""
+        noted = await Payment.get_pymongo_collection().update_one(
+            {"_id": claim.id, "status": PaymentStatus.PENDING.value},
+            {"$set": {"stripe_id": intent_id}},
+        )
+        return noted.matched_count == 1
+
+    @staticmethod
+    async def _release(claim: Payment) -> None:
+        await Payment.get_pymongo_collection().delete_one(
+            {"_id": claim.id, "status": PaymentStatus.PENDING.value}
+        )
 
     async def _claim(self, order: OrderReplica) -> Payment:
         """Take the order's one payment slot before charging: of any number of concurrent
@@ -95,12 +127,46 @@ class PaymentService:
                 raise BadRequest(ALREADY_PAID)
             if existing.created_at > datetime.now(UTC) - self.claim_timeout:
                 raise BadRequest(IN_PROGRESS)
-            # Abandoned by a request that crashed mid-charge: charging again is safe, Stripe
-            # answers a repeated idempotency key with the original result.
-            await Payment.get_pymongo_collection().delete_one(
-                {"_id": existing.id, "status": PaymentStatus.PENDING.value}
-            )
+            # Abandoned by a request that died or lost Stripe's answer: settle it from what
+            # Stripe knows, then try again (freed: ours to take; recorded: already paid).
+            if not await self.settle(existing):
+                raise BadRequest(IN_PROGRESS)
         raise BadRequest(IN_PROGRESS)
+
+    async def settle(self, claim: Payment) -> bool:
+        """Settle a claim its request abandoned, from Stripe's record of its intent: a charge
+        that went through is recorded (and refunded if the order was cancelled meanwhile); an
+        attempt that charged nothing is cancelled for good and the claim freed. False while
+        Stripe is still processing the charge."""
+        if claim.stripe_id is not None:
+            status = await self.stripe.status(claim.stripe_id)
+            if status not in ("succeeded", "processing", "canceled"):
+                # Cancelled before freeing the claim, so it can never charge later; a charge
+                # that lands first turns the cancel down and is recorded below.
+                status = await self.stripe.cancel(claim.stripe_id)
+            if status == "processing":
+                return False
+            if status == "succeeded":
+                await self.record_success(claim.order_id, claim.stripe_id, claim.amount_cents)
+                return True
+        await self._release(claim)
+        return True
+
+    async def settle_abandoned(self) -> int:
+        """Settle every claim pending for longer than a request may take: the requests that
+        held them crashed, or lost Stripe's answer, and Stripe's webhook may never come (or
+        came while we could not record it). Runs every few seconds in every replica; the
+        steps are conditional, so replicas racing on one claim settle it once."""
+        cutoff = datetime.now(UTC) - self.claim_timeout
+        claims = await Payment.find(
+            Payment.status == PaymentStatus.PENDING, Payment.created_at < cutoff
+        ).to_list()
+        settled = 0
+        for claim in claims:
+            settled += await self.settle(claim)
+        if settled:
+            logger.warning("settled abandoned payment claims", extra={"count": settled})
+        return settled
 
     async def record_success(
         self, order_id: str, stripe_id: str, amount_cents: int
@@ -184,7 +250,7 @@ class PaymentService:
             # A charge is in flight. Its success may be recorded from a snapshot that predates
             # our write (two transactions, each reading what the other writes), so wait for
             # its outcome instead of assuming it will see the cancel. An abandoned claim is
-            # settled by the webhook, which does see it.
+            # settled by settle_abandoned (or the webhook), which does see it.
             if payment.created_at > datetime.now(UTC) - self.claim_timeout:
                 return Outcome.RETRY_LATER
             return Outcome.ACK

@@ -29,9 +29,11 @@ class StripeGateway:
         )
         self.currency = currency
 
-    async def charge(self, order_id: str, amount_cents: int, payment_method: str) -> str:
-        """Charge the card; the PaymentIntent id on success. The order id keys both calls, so
-        Stripe performs each at most once per order however often we ask."""
+    async def create_intent(
+        self, attempt: str, order_id: str, amount_cents: int, payment_method: str
+    ) -> str:
+        """A PaymentIntent for one payment attempt, not yet confirmed (nothing charged): its
+        id. The attempt keys the call, so asking again returns the same intent."""
         try:
             intent = await self.client.v1.payment_intents.create_async(
                 params={
@@ -43,10 +45,20 @@ class StripeGateway:
                     "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
                     "metadata": {"orderId": order_id},
                 },
-                options={"idempotency_key": f"payment-intent:{order_id}"},
+                options={"idempotency_key": f"payment-intent:{attempt}"},
             )
+        except (stripe.CardError, stripe.InvalidRequestError) as error:
+            raise PaymentDeclined(error.user_message or str(error)) from None
+        except stripe.StripeError as error:
+            raise _unavailable(error) from None
+        return str(intent.id)
+
+    async def confirm(self, attempt: str, intent_id: str) -> None:
+        """Charge the card. PaymentDeclined when nothing was charged; ServiceUnavailable when
+        Stripe's answer was lost, so the charge may or may not have happened."""
+        try:
             intent = await self.client.v1.payment_intents.confirm_async(
-                intent.id, options={"idempotency_key": f"confirm:{order_id}"}
+                intent_id, options={"idempotency_key": f"confirm:{attempt}"}
             )
         except (stripe.CardError, stripe.InvalidRequestError) as error:
             raise PaymentDeclined(error.user_message or str(error)) from None
@@ -54,7 +66,25 @@ class StripeGateway:
             raise _unavailable(error) from None
         if intent.status != "succeeded":
             raise PaymentDeclined(f"Payment was not completed (status: {intent.status})")
-        return str(intent.id)
+
+    async def status(self, intent_id: str) -> str:
+        """Where a PaymentIntent stands now (`succeeded`, `processing`, `canceled`...)."""
+        try:
+            intent = await self.client.v1.payment_intents.retrieve_async(intent_id)
+        except stripe.StripeError as error:
+            raise _unavailable(error) from None
+        return str(intent.status)
+
+    async def cancel(self, intent_id: str) -> str:
+        """Cancel an intent so it can never charge; its status afterwards. An intent past
+        cancelling (it succeeded meanwhile, say) is left as it is and its status returned."""
+        try:
+            intent = await self.client.v1.payment_intents.cancel_async(intent_id)
+        except stripe.InvalidRequestError:
+            return await self.status(intent_id)
+        except stripe.StripeError as error:
+            raise _unavailable(error) from None
+        return str(intent.status)
 
     async def refund(self, order_id: str, payment_intent: str) -> str:
         try:
