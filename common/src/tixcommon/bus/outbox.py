@@ -100,6 +100,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.batch = batch
         self._wakeup = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def nudge(self) -> None:
@@ -107,9 +108,14 @@ class OutboxRelay:
         self._wakeup.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
+        # Flagged as well as cancelled: on Python 3.11 asyncio.wait_for can lose a cancel that
+        # lands as a database read completes (see tixcommon.periodic).
+        self._stopping = True
+        self._wakeup.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,7 +124,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             self._wakeup.clear()
             try:
                 await self.drain()
