@@ -286,14 +286,16 @@ def unconfirmed_intent(stripe_api: stripe.StripeClient, order: dict[str, Any]) -
     )
 
 
-async def abandoned_claim(order: dict[str, Any], stripe_id: str | None) -> Payment:
+async def abandoned_claim(
+    order: dict[str, Any], stripe_id: str | None, age: timedelta = timedelta(hours=1)
+) -> Payment:
     """A claim whose request died (or lost Stripe's answer) long ago."""
     claim = Payment(
         order_id=order["id"],
         status="pending",
         amount_cents=2000,
         stripe_id=stripe_id,
-        created_at=datetime.now(UTC) - timedelta(hours=1),
+        created_at=datetime.now(UTC) - age,
     )
     await claim.insert()
     return claim
@@ -400,3 +402,19 @@ async def test_a_lost_charge_for_an_order_cancelled_meanwhile_is_refunded(
     assert payment is not None
     assert (payment.status.value, payment.refund_id) == ("succeeded", refund.id)
     assert await stream_messages(bus, "payment.created") == []
+
+
+async def test_a_claim_stripe_cannot_make_sense_of_holds_up_no_other(
+    buyer: SignedInUser, known_order: KnownOrder, client: httpx.AsyncClient
+) -> None:
+    # Stripe answers "no such intent" (an id from another account, say): an operator's case,
+    # left pending and logged, while the claims after it are settled as usual.
+    puzzling = await abandoned_claim(
+        await known_order(buyer), stripe_id="pi_unknown_to_stripe", age=timedelta(hours=2)
+    )  # the oldest, so settled first
+    freed = await abandoned_claim(await known_order(buyer), stripe_id=None)
+
+    await wait_until(lambda: gone(freed), message="the next claim settled")
+    kept = await Payment.get(puzzling.id)
+    assert kept is not None
+    assert kept.status.value == "pending"

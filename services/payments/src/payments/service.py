@@ -25,6 +25,7 @@ from tixcommon.events import (
     OrderStatus,
     PaymentCreated,
 )
+from tixcommon.outages import is_outage
 
 CANCELLED = "Cannot pay for a cancelled order"
 ALREADY_PAID = "Order is already paid"
@@ -158,12 +159,23 @@ class PaymentService:
         came while we could not record it). Runs every few seconds in every replica; the
         steps are conditional, so replicas racing on one claim settle it once."""
         cutoff = datetime.now(UTC) - self.claim_timeout
-        claims = await Payment.find(
-            Payment.status == PaymentStatus.PENDING, Payment.created_at < cutoff
-        ).to_list()
+        claims = (
+            await Payment.find(Payment.status == PaymentStatus.PENDING, Payment.created_at < cutoff)
+            .sort("created_at")
+            .to_list()
+        )
         settled = 0
         for claim in claims:
-            settled += await self.settle(claim)
+            try:
+                settled += await self.settle(claim)
+            except Exception as error:
+                if is_outage(error):
+                    raise  # the next round tries them all again
+                # One claim Stripe cannot make sense of must not hold up the others.
+                logger.exception(
+                    "payment claim could not be settled",
+                    extra={"claim": str(claim.id), "error": repr(error)},
+                )
         if settled:
             logger.warning("settled abandoned payment claims", extra={"count": settled})
         return settled

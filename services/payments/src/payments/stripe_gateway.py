@@ -17,6 +17,11 @@ class PaymentDeclined(BadRequest):
     """Stripe refused the charge; the message is Stripe's own."""
 
 
+class StripeRefused(RuntimeError):
+    """Stripe turned a request of ours down as invalid: not an outage, so not retried as one
+    (an event meeting it is redelivered, then set aside for an operator)."""
+
+
 class StripeGateway:
     def __init__(self, api_key: str, *, api_base: str, timeout: float, currency: str) -> None:
         self._http = stripe.HTTPXClient(timeout=timeout)
@@ -71,6 +76,8 @@ class StripeGateway:
         """Where a PaymentIntent stands now (`succeeded`, `processing`, `canceled`...)."""
         try:
             intent = await self.client.v1.payment_intents.retrieve_async(intent_id)
+        except stripe.InvalidRequestError as error:
+            raise StripeRefused(str(error)) from None
         except stripe.StripeError as error:
             raise _unavailable(error) from None
         return str(intent.status)
@@ -92,6 +99,8 @@ class StripeGateway:
                 params={"payment_intent": payment_intent, "metadata": {"orderId": order_id}},
                 options={"idempotency_key": f"refund:{order_id}"},
             )
+        except stripe.InvalidRequestError as error:
+            raise StripeRefused(str(error)) from None
         except stripe.StripeError as error:
             raise _unavailable(error) from None
         return str(refund.id)
