@@ -52,8 +52,8 @@ def intent_succeeded(intent: Any) -> bytes:
     )
 
 
-def charge_outside_a_request(stripe_api: stripe.StripeClient, order: dict[str, Any]) -> Any:
-    intent = stripe_api.v1.payment_intents.create(
+def unconfirmed_intent(stripe_api: stripe.StripeClient, order: dict[str, Any]) -> Any:
+    return stripe_api.v1.payment_intents.create(
         params={
             "amount": 2000,
             "currency": "usd",
@@ -61,7 +61,10 @@ def charge_outside_a_request(stripe_api: stripe.StripeClient, order: dict[str, A
             "metadata": {"orderId": order["id"]},
         }
     )
-    return stripe_api.v1.payment_intents.confirm(intent.id)
+
+
+def charge_outside_a_request(stripe_api: stripe.StripeClient, order: dict[str, Any]) -> Any:
+    return stripe_api.v1.payment_intents.confirm(unconfirmed_intent(stripe_api, order).id)
 
 
 def refunds_of(stripe_api: stripe.StripeClient, intent_id: str) -> list[Any]:
@@ -273,17 +276,6 @@ async def test_cancel_during_a_charge_waits_for_it_and_refunds_what_it_took(
 
     await wait_until(refunded, message="the charge that raced the cancel is refunded")
     await wait_until(lambda: consumers_idle(bus, "payments-order-cancelled"), message="settled")
-
-
-def unconfirmed_intent(stripe_api: stripe.StripeClient, order: dict[str, Any]) -> Any:
-    return stripe_api.v1.payment_intents.create(
-        params={
-            "amount": 2000,
-            "currency": "usd",
-            "payment_method": "pm_card_visa",
-            "metadata": {"orderId": order["id"]},
-        }
-    )
 
 
 async def abandoned_claim(
