@@ -276,6 +276,43 @@ async def test_an_event_held_through_an_outage_stays_with_its_replica(
     assert {attempt for _, attempt in holder.attempts} == {1}
 
 
+async def test_an_event_out_of_redeliveries_still_waits_for_a_late_earlier_one(
+    bus: EventBus, run_listener: Callable[..., Any], replicas: None
+) -> None:
+    # Version 1 uses up its two deliveries before version 0 arrives (as when the replica that
+    # held version 0 crashed and it comes back only after the ack wait): it is kept in hand
+    # and applied, not set aside.
+    policy = DeliveryPolicy(max_deliver=2, ack_wait_seconds=2, retry_base_seconds=0.02)
+    entity = str(ObjectId())
+    updates = WidgetUpdatedListener()
+    await run_listener(updates, policy=policy)
+    await Publisher(bus).publish(updated(entity, 1, "v1"))
+    await wait_until(lambda: updates.results.count(ApplyResult.NOT_YET) >= 3, message="held")
+
+    await run_listener(WidgetCreatedListener(), policy=policy)
+    await Publisher(bus).publish(created(entity, title="v0"))
+
+    await wait_until(lambda: ApplyResult.APPLIED in updates.results, message="v1 applied")
+    replica = await WidgetReplica.get(ObjectId(entity))
+    assert replica is not None
+    assert (replica.title, replica.version) == ("v1", 1)
+    assert await stream_messages(bus, "deadletter.ticket.updated") == []
+
+
+async def test_an_earlier_event_that_never_comes_ends_in_the_dead_letters(
+    bus: EventBus, run_listener: Callable[..., Any], replicas: None
+) -> None:
+    policy = DeliveryPolicy(max_deliver=2, ack_wait_seconds=0.3, retry_base_seconds=0.02)
+    await run_listener(WidgetUpdatedListener(), policy=policy)
+    orphan = updated(str(ObjectId()), 1, "v1")
+
+    await Publisher(bus).publish(orphan)
+
+    await wait_for_event(bus, "deadletter.ticket.updated", lambda p: p["id"] == orphan.id)
+    [letter] = await stream_messages(bus, "deadletter.ticket.updated")
+    assert letter.headers["Tix-Reason"] == "waiting for an earlier version"
+
+
 async def test_unparseable_payload_is_dead_lettered_at_once(
     bus: EventBus, run_listener: Callable[..., Any]
 ) -> None:

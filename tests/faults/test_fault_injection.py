@@ -72,9 +72,8 @@ def stack(
         EXPIRATION_WINDOW_SECONDS=str(PAY_WITHIN_SECONDS),
         TIX_RESTART_BACKOFF_SECONDS="0.2",
         TIX_ORDERS__NATS_URL=f"nats://127.0.0.1:{infrastructure.orders_link.port}",
-        # Short waits between redeliveries and a short ack wait, so recovery is quick to watch.
-        # The redeliveries of an event waiting for an earlier one (about 30 s here) must
-        # outlast the ack wait: an earlier event held by a killed service comes back only then.
+        # Short waits between redeliveries and a short ack wait (after which an event held by a
+        # killed service comes back), so recovery is quick to watch.
         LISTENER_RETRY_MAX_SECONDS="2",
         LISTENER_ACK_WAIT_SECONDS="6",
         # Claims abandoned mid-charge are settled within seconds, not minutes.

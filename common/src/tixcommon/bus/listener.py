@@ -1,7 +1,8 @@
 """Durable, shared pull consumers that apply the contract's delivery policy.
 
 - success (or "already applied")          -> ack
-- "not yet" (an earlier version is due)  -> nak with a growing delay, so it comes back later
+- "not yet" (an earlier version is due)  -> nak with a growing delay, so it comes back later;
+                                            its last delivery waits in hand two ack waits more
 - an exception                            -> nak with a growing delay (JetStream redelivers)
 - a dependency is away (an outage)        -> retried in hand until it is back; no delivery used
 - the last allowed delivery still fails,
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -225,6 +227,8 @@ class ListenerRunner:
                 return
             try:
                 outcome = await self._handle_through_outages(message, event, delivery)
+                if outcome is Outcome.RETRY_LATER and delivery.attempt >= self.policy.max_deliver:
+                    outcome = await self._last_wait(message, event, delivery)
             except Exception as error:
                 if is_outage(error):  # only when stopping: let another replica have it soon
                     await self._settle(message.nak(delay=self.policy.retry_base_seconds))
@@ -269,6 +273,25 @@ class ListenerRunner:
                 await message.in_progress()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.policy.outage_pause(outages))
+
+    async def _last_wait(self, message: Msg, event: Event, delivery: Delivery) -> Outcome | None:
+        """The last delivery of an event still waiting for an earlier one: keep it in hand for
+        two ack waits more before setting it aside. The earlier event may be held by a replica
+        that crashed, and comes back only after the ack wait, however short the redelivery
+        budget was; an earlier event that never comes (itself set aside) still ends here."""
+        deadline = time.monotonic() + 2 * self.policy.ack_wait_seconds
+        outcome: Outcome | None = Outcome.RETRY_LATER
+        waits = 0
+        while outcome is Outcome.RETRY_LATER and time.monotonic() < deadline:
+            if self._stopping.is_set():
+                break
+            waits += 1
+            with contextlib.suppress(nats.errors.Error, OSError):
+                await message.in_progress()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.policy.outage_pause(waits))
+            outcome = await self._handle_through_outages(message, event, delivery)
+        return outcome
 
     async def _failed(self, message: Msg, delivery: Delivery, reason: str) -> None:
         if delivery.attempt >= self.policy.max_deliver:
