@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,15 @@ import stripe
 from pymongo import MongoClient
 
 from tixcommon.bus import EventBus
-from tixcommon.testing import MongoServer, NatsServer, RedisServer, TcpProxy, stream_messages
+from tixcommon.testing import (
+    MongoServer,
+    NatsServer,
+    RedisServer,
+    StripeServer,
+    TcpProxy,
+    stream_messages,
+)
+from tixdev.stack import register_local_webhook
 from tixdev.testing import RunningStack, eventually, running_stack
 
 PAY_WITHIN_SECONDS = 6
@@ -38,6 +47,7 @@ class Infrastructure:
     mongo: MongoServer
     nats: NatsServer
     redis: RedisServer
+    stripe: StripeServer
     orders_link: TcpProxy  # orders reaches NATS only through this
 
 
@@ -47,15 +57,17 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrast
     mongo = MongoServer(data_dir=root / "mongo")
     nats = NatsServer(data_dir=root / "nats")
     redis = RedisServer(data_dir=root / "redis", append_only=True)
-    for server in (mongo, nats, redis):
+    stripe_server = StripeServer(data_dir=root / "stripe")  # keeps its state across restarts
+    servers = (mongo, nats, redis, stripe_server)
+    for server in servers:
         server.start()
     link = TcpProxy(nats.port)
     link.restore()
     try:
-        yield Infrastructure(mongo, nats, redis, link)
+        yield Infrastructure(mongo, nats, redis, stripe_server, link)
     finally:
         link.cut()
-        for server in (mongo, nats, redis):
+        for server in servers:
             server.close()
 
 
@@ -64,11 +76,14 @@ def stack(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
     data = tmp_path_factory.mktemp("faults-stack") / "data"
+    webhook_secret = f"whsec_{secrets.token_hex(16)}"
     with running_stack(
         data,
         MONGO_URI=infrastructure.mongo.url,
         NATS_URL=infrastructure.nats.url,
         REDIS_URL=infrastructure.redis.url,
+        STRIPE_API_BASE=infrastructure.stripe.url,
+        STRIPE_WEBHOOK_SECRET=webhook_secret,
         EXPIRATION_WINDOW_SECONDS=str(PAY_WITHIN_SECONDS),
         TIX_RESTART_BACKOFF_SECONDS="0.2",
         TIX_ORDERS__NATS_URL=f"nats://127.0.0.1:{infrastructure.orders_link.port}",
@@ -82,6 +97,8 @@ def stack(
         TIX_PAYMENTS__PAYMENT_SETTLE_SECONDS="0.5",
         LOG_LEVEL="WARNING",
     ) as running:
+        # What `tix dev` does for a Stripe server it starts itself: send webhooks to payments.
+        register_local_webhook(infrastructure.stripe.url, running.gateway, webhook_secret)
         yield running
 
 
@@ -226,6 +243,10 @@ def test_nothing_is_lost_or_doubled_through_crashes_restarts_and_partitions(
                ["auth", *event_services])  # fmt: skip
         outage(stack, shoppers, "orders' link to NATS", infrastructure.orders_link.cut,
                infrastructure.orders_link.restore, ["orders"])  # fmt: skip
+        # Stripe is outside: payments stays ready (it still answers, 503 for a charge) and
+        # settles what the outage left once Stripe is back.
+        outage(stack, shoppers, "Stripe", infrastructure.stripe.stop, infrastructure.stripe.start,
+               [])  # fmt: skip
         shoppers.wait_for(2, "the last fault")
     finally:
         shoppers.stop()
