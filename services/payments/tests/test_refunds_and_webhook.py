@@ -34,6 +34,14 @@ def cancelled(order: dict[str, Any]) -> OrderCancelled:
     return OrderCancelled(id=order["id"], version=1, ticket=TicketRef(id=order["ticket"]["id"]))
 
 
+async def cancel_replicated(order: dict[str, Any]) -> None:
+    async def replica_cancelled() -> bool:
+        replica = await OrderReplica.get(ObjectId(order["id"]))
+        return replica is not None and replica.status.value == "cancelled"
+
+    await wait_until(replica_cancelled, message="cancel replicated")
+
+
 def signed(payload: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
     """The Stripe-Signature header Stripe sends with a webhook."""
     moment = timestamp or int(time.time())
@@ -192,12 +200,7 @@ async def test_payment_landing_after_the_order_was_cancelled_is_refunded_not_ann
 ) -> None:
     order = await known_order(buyer)
     await publish.publish(cancelled(order))
-
-    async def replica_cancelled() -> bool:
-        replica = await OrderReplica.get(ObjectId(order["id"]))
-        return replica is not None and replica.status.value == "cancelled"
-
-    await wait_until(replica_cancelled, message="cancel replicated")
+    await cancel_replicated(order)
     intent = charge_outside_a_request(stripe_api, order)
     payload = intent_succeeded(intent)
 
@@ -376,12 +379,7 @@ async def test_a_lost_charge_for_an_order_cancelled_meanwhile_is_refunded(
     order = await known_order(buyer)
     intent = charge_outside_a_request(stripe_api, order)
     await publish.publish(cancelled(order))
-
-    async def replica_cancelled() -> bool:
-        replica = await OrderReplica.get(ObjectId(order["id"]))
-        return replica is not None and replica.status.value == "cancelled"
-
-    await wait_until(replica_cancelled, message="cancel replicated")
+    await cancel_replicated(order)
     claim = await abandoned_claim(order, intent.id)
 
     async def refund_recorded() -> bool:

@@ -269,10 +269,7 @@ class ListenerRunner:
                 if outages:
                     logger.info("event handled after an outage", extra={"retries": outages})
                 return outcome
-            with contextlib.suppress(nats.errors.Error, OSError):
-                await message.in_progress()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.policy.outage_pause(outages))
+            await self._pause_in_hand(message, outages)
 
     async def _last_wait(self, message: Msg, event: Event, delivery: Delivery) -> Outcome | None:
         """The last delivery of an event still waiting for an earlier one: keep it in hand for
@@ -286,12 +283,17 @@ class ListenerRunner:
             if self._stopping.is_set():
                 break
             waits += 1
-            with contextlib.suppress(nats.errors.Error, OSError):
-                await message.in_progress()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.policy.outage_pause(waits))
+            await self._pause_in_hand(message, waits)
             outcome = await self._handle_through_outages(message, event, delivery)
         return outcome
+
+    async def _pause_in_hand(self, message: Msg, pauses: int) -> None:
+        """Wait before trying an event in hand again, keeping it ours meanwhile (in progress
+        renews its ack wait, so JetStream hands it to no other replica)."""
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await message.in_progress()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self.policy.outage_pause(pauses))
 
     async def _failed(self, message: Msg, delivery: Delivery, reason: str) -> None:
         if delivery.attempt >= self.policy.max_deliver:

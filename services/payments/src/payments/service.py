@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from payments.models import OrderReplica, Payment, PaymentStatus
 from payments.settings import PaymentsSettings
-from payments.stripe_gateway import PaymentDeclined, StripeGateway
+from payments.stripe_gateway import PROVIDER_UNAVAILABLE, PaymentDeclined, StripeGateway
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
 from tixcommon.context import ServiceContext
@@ -31,7 +31,6 @@ CANCELLED = "Cannot pay for a cancelled order"
 ALREADY_PAID = "Order is already paid"
 IN_PROGRESS = "A payment for this order is already in progress"
 REFUNDED = "The order was cancelled while you paid; your payment has been refunded"
-PROVIDER_UNAVAILABLE = "Payment provider unavailable, try again shortly"
 
 logger = logging.getLogger("payments")
 

@@ -12,6 +12,8 @@ from tixcommon.errors import BadRequest, ServiceUnavailable
 
 logger = logging.getLogger("payments.stripe")
 
+PROVIDER_UNAVAILABLE = "Payment provider unavailable, try again shortly"
+
 
 class PaymentDeclined(BadRequest):
     """Stripe refused the charge; the message is Stripe's own."""
@@ -111,4 +113,4 @@ class StripeGateway:
 
 def _unavailable(error: stripe.StripeError) -> ServiceUnavailable:
     logger.warning("stripe unavailable: %s: %s", type(error).__name__, error)
-    return ServiceUnavailable("Payment provider unavailable, try again shortly")
+    return ServiceUnavailable(PROVIDER_UNAVAILABLE)
