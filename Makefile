@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 
 PACKAGES := common devtools client $(wildcard services/*)
 
-.PHONY: dev test bench faults hostile lint typecheck pytest install clean lock
+.PHONY: dev test bench faults hostile lint deps typecheck pytest install clean lock
 
 dev: install
 	$(VENV)/bin/tix dev
@@ -43,9 +43,15 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(addsuffix /pyproject.toml,$(PACK
 lock: $(UV)
 	$(UV) lock
 
-lint: install
+lint: install deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Every package declares what it imports, and imports what it declares (each one's [tool.deptry]).
+deps: install
+	@set -e; for package in $(PACKAGES); do \
+		echo "deptry $$package"; (cd $$package && $(CURDIR)/$(VENV)/bin/deptry --no-ansi .); \
+	done
 
 # One run per package: every package has its own tests/conftest.py.
 typecheck: install
