@@ -17,7 +17,7 @@ from auth.app import create_app as create_auth
 from auth.settings import AuthSettings
 from tixcommon.route_table import ROUTES, service_for
 from tixcommon.settings import load_settings
-from tixcommon.testing import free_port, wait_until
+from tixcommon.testing import dependencies_opened, free_port, wait_until
 from tixdev.gateway import Gateway
 
 
@@ -60,6 +60,7 @@ async def serve() -> AsyncIterator[Serve]:
         task = asyncio.create_task(server.serve())
         servers.append((server, task))
         await wait_until(lambda: server.started, message="backend listening")
+        await dependencies_opened(app)
         return f"http://127.0.0.1:{port}"
 
     yield start

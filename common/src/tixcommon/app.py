@@ -3,21 +3,28 @@ renders every error, one middleware stamps every request."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from beanie import Document
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from tixcommon.auth import SessionCodec
-from tixcommon.context import ServiceContext
+from tixcommon.context import ServiceContext, require_started
 from tixcommon.error_handlers import install_error_handlers
 from tixcommon.health import ReadinessCheck
 from tixcommon.health import router as health_router
 from tixcommon.middleware import EdgeMiddleware
 from tixcommon.openapi import contract_openapi
-from tixcommon.runtime import ListenerFactory, running_listeners, service_context
+from tixcommon.runtime import (
+    ListenerFactory,
+    open_with_retry,
+    running_listeners,
+    service_context,
+)
 from tixcommon.settings import ServiceSettings
 
 Setup = Callable[[FastAPI, ServiceContext, AsyncExitStack], Awaitable[None]]
@@ -38,24 +45,44 @@ def create_app(
 ) -> FastAPI:
     """Build a service. Event settings give it a bus, an outbox relay and its listeners.
 
-    `setup` runs in the lifespan before the listeners start: it creates the service's own
-    clients (into `context.extras`) and registers their cleanup on the exit stack."""
+    `setup` runs once the database and the bus are open, before the listeners start: it creates
+    the service's own clients (into `context.extras`) and registers their cleanup on the exit
+    stack. All of it is retried, from the start, until every dependency answers."""
+
+    async def open_all(stack: AsyncExitStack) -> ServiceContext:
+        context = await stack.enter_async_context(service_context(settings, documents))
+        if setup is not None:
+            await setup(app, context, stack)
+        # Entered last, so left first: stop taking events before anything closes.
+        runners = await stack.enter_async_context(running_listeners(context, listeners))
+        logger.info("service started", extra={"listeners": [r.durable for r in runners]})
+        return context
+
+    def note_failure(error: BaseException) -> None:
+        # What /readyz says while starting; the log has the whole error.
+        app.state.startup_error = f"waiting for dependencies ({type(error).__name__})"
+
+    async def start(stack: AsyncExitStack) -> None:
+        app.state.context = await open_with_retry(open_all, stack, on_failure=note_failure)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.session_codec = SessionCodec(
+            settings.jwt_key.get_secret_value(), settings.jwt_lifetime_seconds
+        )
+        app.state.readiness_checks = dict(readiness_checks or {})
+        app.state.context = None
+        app.state.startup_error = None
         async with AsyncExitStack() as stack:
-            context = await stack.enter_async_context(service_context(settings, documents))
-            app.state.context = context
-            app.state.session_codec = SessionCodec(
-                settings.jwt_key.get_secret_value(), settings.jwt_lifetime_seconds
-            )
-            app.state.readiness_checks = dict(readiness_checks or {})
-            if setup is not None:
-                await setup(app, context, stack)
-            # Entered last, so left first: stop taking events before anything closes.
-            runners = await stack.enter_async_context(running_listeners(context, listeners))
-            logger.info("service started", extra={"listeners": [r.durable for r in runners]})
-            yield
+            # The server answers at once (/healthz: alive; /readyz: not yet, and why) while the
+            # dependencies are opened in the background, for as long as they take to appear.
+            starting = asyncio.create_task(start(stack), name="opening dependencies")
+            try:
+                yield
+            finally:
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
         logger.info("service stopped")
 
     app = FastAPI(
@@ -70,6 +97,7 @@ def create_app(
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     for router in routers:
-        app.include_router(router)
+        # Every route but the health checks answers 503 until the dependencies are open.
+        app.include_router(router, dependencies=[Depends(require_started)])
     app.openapi = lambda: contract_openapi(app)  # type: ignore[method-assign]
     return app

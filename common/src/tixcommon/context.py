@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tixcommon.bus import EventBus, Outbox
+from tixcommon.errors import ServiceUnavailable
 from tixcommon.settings import ServiceSettings
 
 
@@ -30,8 +31,15 @@ class ServiceContext:
 
 
 async def get_context(request: Request) -> ServiceContext:
-    context: ServiceContext = request.app.state.context
+    context: ServiceContext | None = request.app.state.context
+    if context is None:
+        raise ServiceUnavailable("Service is starting, try again shortly")
     return context
+
+
+async def require_started(request: Request) -> None:
+    """Refuse a request that arrives while the service still waits for its dependencies."""
+    await get_context(request)
 
 
 Context = Annotated[ServiceContext, Depends(get_context)]

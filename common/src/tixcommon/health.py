@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from tixcommon.context import Context, ServiceContext
+from tixcommon.context import ServiceContext
 from tixcommon.errors import ErrorBody, ErrorItem
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +44,12 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(context: Context, request: Request) -> dict[str, object] | JSONResponse:
+async def readyz(request: Request) -> dict[str, object] | JSONResponse:
+    context: ServiceContext | None = request.app.state.context
+    if context is None:
+        problem = request.app.state.startup_error or "opening its dependencies"
+        body = ErrorBody(errors=[ErrorItem(message=f"starting: {problem}")])
+        return JSONResponse(body.to_json(), status_code=503)
     checks = await dependency_checks(context, request.app.state.readiness_checks)
     failing = {name: state for name, state in checks.items() if state != "ok"}
     if failing:

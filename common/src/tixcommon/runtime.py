@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TypeVar
 
 from beanie import Document
 
@@ -21,11 +22,51 @@ from tixcommon.bus import (
 from tixcommon.bus.outbox import OUTBOX_COLLECTION
 from tixcommon.context import ServiceContext
 from tixcommon.db import init_documents, mongo_client
+from tixcommon.outages import is_outage
 from tixcommon.settings import EventServiceSettings, ServiceSettings
 
 logger = logging.getLogger("tixcommon.runtime")
 
 ListenerFactory = Callable[[ServiceContext], Listener]  # type: ignore[type-arg]
+T = TypeVar("T")
+
+_START_RETRY_FIRST_SECONDS = 0.5
+_START_RETRY_MAX_SECONDS = 10.0
+
+
+async def open_with_retry(
+    open_all: Callable[[AsyncExitStack], Awaitable[T]],
+    stack: AsyncExitStack,
+    *,
+    on_failure: Callable[[BaseException], None] | None = None,
+) -> T:
+    """Open what `open_all` opens (onto the stack it is given), again and again until it works,
+    then hand its cleanup to `stack`.
+
+    A process started before its database, broker or Redis waits for them instead of exiting:
+    in a cluster an exit is a CrashLoopBackOff whose back-off grows to minutes, long after the
+    dependency is back. Each failed attempt closes what it had opened before the next."""
+    delay = _START_RETRY_FIRST_SECONDS
+    while True:
+        async with AsyncExitStack() as attempt:
+            try:
+                opened = await open_all(attempt)
+            except Exception as error:  # noqa: BLE001 - logged; retrying is the point
+                if on_failure is not None:
+                    on_failure(error)
+                # An outage is expected at start; anything else is a fault worth a traceback,
+                # but still no reason to exit (the pod stays not ready and says why).
+                expected = is_outage(error) or isinstance(error, OSError | TimeoutError)
+                log = logger.warning if expected else logger.exception
+                log(
+                    "dependencies unavailable at start, retrying",
+                    extra={"error": repr(error), "retry_in_seconds": delay},
+                )
+            else:
+                stack.push_async_exit(attempt.pop_all())
+                return opened
+        await asyncio.sleep(delay)  # a back-off between attempts, not a wait for a condition
+        delay = min(delay * 2, _START_RETRY_MAX_SECONDS)
 
 
 def delivery_policy(settings: EventServiceSettings) -> DeliveryPolicy:

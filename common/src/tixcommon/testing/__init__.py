@@ -7,7 +7,7 @@ from tixcommon.testing.events import (
     wait_for_event,
     wait_until,
 )
-from tixcommon.testing.plugin import SignedInUser, serve_app
+from tixcommon.testing.plugin import SignedInUser, dependencies_opened, serve_app
 from tixcommon.testing.proxy import TcpProxy
 from tixcommon.testing.redelivery import Unsettled, deliver_until_settled
 from tixcommon.testing.servers import (
@@ -30,6 +30,7 @@ __all__ = [
     "Unsettled",
     "consumers_idle",
     "deliver_until_settled",
+    "dependencies_opened",
     "free_port",
     "free_port_block",
     "serve_app",

@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 
 from tixcommon.auth import SESSION_COOKIE, SessionCodec
 from tixcommon.bus import EventBus, Publisher
+from tixcommon.testing.events import wait_until
 from tixcommon.testing.servers import MongoServer, NatsServer, RedisServer, StripeServer
 
 # Property tests run against real servers: no per-example deadline, a bounded number of examples
@@ -177,10 +178,21 @@ def service_env(
     return env
 
 
+async def dependencies_opened(app: Any) -> None:
+    """A service's lifespan opens its dependencies in the background (tixcommon.app): wait
+    until it has. Other ASGI apps have nothing to wait for."""
+    state = getattr(app, "state", None)
+    if state is not None and hasattr(state, "context"):
+        await wait_until(
+            lambda: state.context is not None, timeout=60, message="dependencies opened"
+        )
+
+
 @asynccontextmanager
 async def serve_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run an app's lifespan and talk to it over HTTP semantics, in process."""
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        await dependencies_opened(app)
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client

@@ -5,13 +5,19 @@ from __future__ import annotations
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import health_check_key_suffix
+from redis.exceptions import RedisError
+
+from tixcommon.errors import ServiceUnavailable
 
 
 async def arq_pool(redis_url: str, queue_name: str) -> ArqRedis:
     settings = RedisSettings.from_dsn(redis_url)
     settings.conn_timeout = 2
     settings.conn_retries = 0
-    return await create_pool(settings, default_queue_name=queue_name)
+    try:
+        return await create_pool(settings, default_queue_name=queue_name)
+    except (RedisError, OSError, TimeoutError) as error:
+        raise ServiceUnavailable("redis unreachable") from error
 
 
 def health_key(queue_name: str) -> str:

@@ -3,9 +3,10 @@
     python -m expiration.worker           run the worker
     python -m expiration.worker --check   exit 0 if a worker is alive (a liveness probe)
 
-Nothing is lost if the worker or Redis restarts: deferred jobs live in Redis (append-only in
-every deployment), and on start, then every RECONCILE_SECONDS, the worker rebuilds the timers of
-every order it has heard of and not yet expired, expiring at once those already due.
+A worker started before Redis, MongoDB or NATS waits for them. Nothing is lost if the worker or
+Redis restarts: deferred jobs live in Redis (append-only in every deployment), and on start,
+then every RECONCILE_SECONDS, the worker rebuilds the timers of every order it has heard of and
+not yet expired, expiring at once those already due.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from functools import partial
 from typing import Any
 
 from arq import Retry, Worker, func
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis
 
 from expiration.models import EXPIRIES
 from expiration.redis import arq_pool, health_key, worker_alive
 from expiration.service import EXPIRE_JOB, Expirer, ExpiryScheduler
 from expiration.settings import ExpirationSettings
 from tixcommon.bus import Publisher
+from tixcommon.context import ServiceContext
+from tixcommon.errors import ServiceUnavailable
 from tixcommon.logging import configure_logging, log_context
 from tixcommon.periodic import running_every
-from tixcommon.runtime import service_context
+from tixcommon.runtime import open_with_retry, service_context
 from tixcommon.settings import ConfigurationError, load_settings
 
 logger = logging.getLogger("expiration.worker")
@@ -51,15 +54,21 @@ async def _reconcile(expirer: Expirer, scheduler: ExpiryScheduler) -> None:
         logger.warning("expired orders whose timers were lost", extra={"count": restored})
 
 
-def build_worker(settings: ExpirationSettings, *, handle_signals: bool = True) -> Worker:
+def build_worker(
+    settings: ExpirationSettings,
+    redis: ArqRedis,
+    context: ServiceContext,
+    *,
+    handle_signals: bool = True,
+) -> Worker:
+    """An arq worker on an open Redis pool and service context (see `run`)."""
+    assert context.bus is not None
+    expirer = Expirer(Publisher(context.bus), context.database[EXPIRIES])
+    scheduler = ExpiryScheduler(redis, settings.queue_name)
+
     async def startup(ctx: dict[str, Any]) -> None:
         stack = AsyncExitStack()
         ctx["stack"] = stack
-        # No document classes: the HTTP side owns them (and their indexes).
-        context = await stack.enter_async_context(service_context(settings, []))
-        assert context.bus is not None
-        expirer = Expirer(Publisher(context.bus), context.database[EXPIRIES])
-        scheduler = ExpiryScheduler(ctx["redis"], settings.queue_name)
         ctx["expirer"] = expirer
         restored = await expirer.reconcile(scheduler)
         logger.info("worker started", extra={"expired_on_start": restored})
@@ -78,7 +87,7 @@ def build_worker(settings: ExpirationSettings, *, handle_signals: bool = True) -
 
     return Worker(
         functions=[func(expire_order, name=EXPIRE_JOB)],
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_pool=redis,
         queue_name=settings.queue_name,
         health_check_key=health_key(settings.queue_name),
         health_check_interval=settings.worker_health_seconds,
@@ -94,8 +103,35 @@ def build_worker(settings: ExpirationSettings, *, handle_signals: bool = True) -
     )
 
 
-async def check(settings: ExpirationSettings) -> bool:
+async def open_dependencies(
+    settings: ExpirationSettings, stack: AsyncExitStack
+) -> tuple[ArqRedis, ServiceContext]:
     redis = await arq_pool(settings.redis_url, settings.queue_name)
+    stack.push_async_callback(redis.aclose, close_connection_pool=True)
+    # No document classes: the HTTP side owns them (and their indexes).
+    context = await stack.enter_async_context(service_context(settings, []))
+    return redis, context
+
+
+async def run(settings: ExpirationSettings) -> None:
+    """Wait for Redis, MongoDB and NATS (a worker started before them waits, it does not exit),
+    then fire timers until SIGTERM or SIGINT."""
+    async with AsyncExitStack() as stack:
+        redis, context = await open_with_retry(partial(open_dependencies, settings), stack)
+        worker = build_worker(settings, redis, context)
+        try:
+            await worker.async_run()
+        except asyncio.CancelledError:
+            pass  # the worker's own signal handler cancels it: a normal stop
+        finally:
+            await worker.close()
+
+
+async def check(settings: ExpirationSettings) -> bool:
+    try:
+        redis = await arq_pool(settings.redis_url, settings.queue_name)
+    except ServiceUnavailable:
+        return False
     try:
         return await worker_alive(redis, settings.queue_name)
     finally:
@@ -114,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0 if asyncio.run(check(settings)) else 1
     configure_logging(f"{settings.service_name}-worker", settings.log_level)
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    build_worker(settings).run()
+    asyncio.run(run(settings))
     return 0
 
 
