@@ -7,6 +7,11 @@
 # PACKAGE_DIR its folder. The image holds that package, tixcommon and their locked runtime
 # dependencies: no dev group, no tixdev (so no embedded SecantusDB, localstripe or nats-server).
 # The expiration image also runs the worker: `tix-expiration-worker`.
+#
+# Behind a TLS-inspecting proxy, hand the build your CA bundle as a secret (it is mounted for
+# the `uv sync` steps only and never lands in a layer):
+#
+#   docker build --secret id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt ...
 
 ARG PYTHON_IMAGE=python:3.11-slim-trixie
 # Keep in step with UV_VERSION in the Makefile (a test checks).
@@ -36,7 +41,9 @@ COPY services/orders/pyproject.toml services/orders/
 COPY services/expiration/pyproject.toml services/expiration/
 COPY services/payments/pyproject.toml services/payments/
 RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=secret,id=ca-certificates,required=false \
     test -n "$PACKAGE" && test -f "$PACKAGE_DIR/pyproject.toml" \
+    && if [ -s /run/secrets/ca-certificates ]; then export SSL_CERT_FILE=/run/secrets/ca-certificates; fi \
     && uv sync --locked --no-dev --no-install-workspace --package "$PACKAGE"
 
 # Then the code: tixcommon and the package, installed in place (editable), so that skaffold's
@@ -44,7 +51,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY common/src common/src
 COPY ${PACKAGE_DIR}/src ${PACKAGE_DIR}/src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev --package "$PACKAGE" \
+    --mount=type=secret,id=ca-certificates,required=false \
+    if [ -s /run/secrets/ca-certificates ]; then export SSL_CERT_FILE=/run/secrets/ca-certificates; fi \
+    && uv sync --locked --no-dev --package "$PACKAGE" \
     && python -m compileall -q common/src "$PACKAGE_DIR/src"
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -12,7 +12,7 @@ export UV_PYTHON := $(PYTHON)
 
 PACKAGES := common devtools client $(wildcard services/*)
 
-.PHONY: dev test bench faults hostile lint deps typecheck pytest install clean lock
+.PHONY: dev test images bench faults hostile lint deps typecheck pytest install clean lock
 
 dev: install
 	$(VENV)/bin/tix dev
@@ -59,13 +59,21 @@ typecheck: install
 		echo "mypy $$package"; \
 		MYPYPATH=$$package/src:$$package/tests $(VENV)/bin/mypy $$package/src $$package/tests; \
 	done
-	@echo "mypy tests"; MYPYPATH=tests/flows $(VENV)/bin/mypy tests
+	@echo "mypy tests"; MYPYPATH=tests/flows $(VENV)/bin/mypy --exclude tests/images tests
+	@echo "mypy tests/images"; MYPYPATH=tests/images:infra/tests:infra $(VENV)/bin/mypy tests/images
 	@echo "mypy bench"; $(VENV)/bin/mypy bench
 	@echo "mypy infra"; MYPYPATH=infra/tests $(VENV)/bin/mypy infra
 
+# The image tests have their own target (they build six images; about N minutes).
 pytest: install
 	scripts/ensure-chromium
-	$(VENV)/bin/pytest --no-skips $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --no-skips --ignore=tests/images $(PYTEST_ARGS)
+
+# Every image built from the Dockerfile as infra/deploy.py builds it, run as its Deployment runs
+# it, and the fleet driven through a purchase (tests/images; Podman, installed when missing).
+images: install
+	scripts/ensure-container-engine
+	$(VENV)/bin/pytest --no-skips tests/images $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .dev .mypy_cache .ruff_cache

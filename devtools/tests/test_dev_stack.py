@@ -15,7 +15,13 @@ import httpx
 
 from tixcommon.bus import EventBus
 from tixcommon.testing import consumers_idle
-from tixdev.testing import OutputReader, RunningStack, eventually, running_stack
+from tixdev.testing import (
+    OutputReader,
+    RunningStack,
+    buy_one_and_let_one_lapse,
+    eventually,
+    running_stack,
+)
 
 
 def _consumers_idle(nats_url: str, *durables: str) -> bool:
@@ -42,49 +48,6 @@ def test_tix_dev_runs_the_platform_behind_one_gateway_and_stops_cleanly(tmp_path
         TIX_RESTART_BACKOFF_SECONDS="3",
     ) as stack:
         _run_and_stop(stack, tmp_path)
-
-
-def _buy_and_let_lapse(gateway: str, listing: list[dict[str, Any]]) -> None:
-    """A buyer orders and pays; another orders and lets the reservation lapse. Only through
-    the gateway, as a browser would."""
-    with (
-        httpx.Client(base_url=gateway, timeout=10) as buyer,
-        httpx.Client(base_url=gateway, timeout=10) as idler,
-    ):
-        for client, email in ((buyer, "payer@example.com"), (idler, "idler@example.com")):
-            signup = client.post("/api/users/signup", json={"email": email, "password": "pw123456"})
-            assert signup.status_code == 201
-        paid_ticket, lapsed_ticket = listing[0], listing[1]
-
-        def place(client: httpx.Client, ticket: dict[str, Any]) -> Any:
-            response = client.post("/api/orders", json={"ticketId": ticket["id"]})
-            return response.json() if response.status_code == 201 else None
-
-        order = eventually(lambda: place(buyer, paid_ticket), 10, "order placed")
-        lapsing = eventually(lambda: place(idler, lapsed_ticket), 10, "order placed")
-
-        def pay() -> Any:
-            response = buyer.post(
-                "/api/payments", json={"orderId": order["id"], "token": "pm_card_visa"}
-            )
-            return response if response.status_code != 404 else None
-
-        assert eventually(pay, 10, "payment accepted").status_code == 201
-
-        def status(client: httpx.Client, placed: Any) -> str:
-            return str(client.get(f"/api/orders/{placed['id']}").json()["status"])
-
-        eventually(lambda: status(buyer, order) == "complete", 10, "order complete")
-        eventually(lambda: status(idler, lapsing) == "cancelled", 20, "reservation lapsed")
-
-        def on_sale() -> set[str]:
-            return {t["id"] for t in buyer.get("/api/tickets").json()}
-
-        # Tickets releases the ticket when order.cancelled reaches it, just after the cancel.
-        eventually(lambda: lapsed_ticket["id"] in on_sale(), 10, "lapsed ticket for sale")
-        assert paid_ticket["id"] not in on_sale()
-        sold = buyer.get(f"/api/tickets/{paid_ticket['id']}").json()
-        assert sold["orderId"] == order["id"]
 
 
 def _kill(stack: RunningStack, name: str) -> None:
@@ -206,7 +169,7 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
     assert "seeded 5 tickets" in seeded.stdout
     listing = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets").json()
     assert len(listing) == 5
-    _buy_and_let_lapse(f"http://127.0.0.1:{gateway_port}", listing)
+    buy_one_and_let_one_lapse(f"http://127.0.0.1:{gateway_port}", listing)
     _killed_services_catch_up(stack)
 
     process.send_signal(signal.SIGINT)

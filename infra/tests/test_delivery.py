@@ -98,6 +98,11 @@ def test_pull_requests_check_every_part_a_change_touches() -> None:
     manifests = ci["jobs"]["manifests"]
     assert "if" not in manifests
     assert "scripts/check-package infra" in manifests["steps"][-1]["run"]
+    # So are the images: built, started and driven through a purchase.
+    images = ci["jobs"]["images"]
+    assert "if" not in images
+    assert "make images" in images["steps"][-1]["run"]
+    assert "make images" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_main_is_tested_then_deployed_to_both_clouds() -> None:

@@ -160,3 +160,47 @@ def running_stack(data_dir: Path, **overrides: str) -> Iterator[RunningStack]:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+
+
+def buy_one_and_let_one_lapse(gateway: str, listing: list[dict[str, Any]]) -> None:
+    """A buyer orders the first ticket and pays; another orders the second and lets the
+    reservation lapse (within 20 s). Only through the gateway, as a browser would: the dev-stack
+    test drives it through `tix dev`, the image tests through the fleet of images."""
+    with (
+        httpx.Client(base_url=gateway, timeout=10) as buyer,
+        httpx.Client(base_url=gateway, timeout=10) as idler,
+    ):
+        for client, email in ((buyer, "payer@example.com"), (idler, "idler@example.com")):
+            signup = client.post("/api/users/signup", json={"email": email, "password": "pw123456"})
+            assert signup.status_code == 201
+        paid_ticket, lapsed_ticket = listing[0], listing[1]
+
+        def place(client: httpx.Client, ticket: dict[str, Any]) -> Any:
+            response = client.post("/api/orders", json={"ticketId": ticket["id"]})
+            return response.json() if response.status_code == 201 else None
+
+        order = eventually(lambda: place(buyer, paid_ticket), 10, "order placed")
+        lapsing = eventually(lambda: place(idler, lapsed_ticket), 10, "order placed")
+
+        def pay() -> Any:
+            response = buyer.post(
+                "/api/payments", json={"orderId": order["id"], "token": "pm_card_visa"}
+            )
+            return response if response.status_code != 404 else None
+
+        assert eventually(pay, 10, "payment accepted").status_code == 201
+
+        def status(client: httpx.Client, placed: Any) -> str:
+            return str(client.get(f"/api/orders/{placed['id']}").json()["status"])
+
+        eventually(lambda: status(buyer, order) == "complete", 10, "order complete")
+        eventually(lambda: status(idler, lapsing) == "cancelled", 20, "reservation lapsed")
+
+        def on_sale() -> set[str]:
+            return {t["id"] for t in buyer.get("/api/tickets").json()}
+
+        # Tickets releases the ticket when order.cancelled reaches it, just after the cancel.
+        eventually(lambda: lapsed_ticket["id"] in on_sale(), 10, "lapsed ticket for sale")
+        assert paid_ticket["id"] not in on_sale()
+        sold = buyer.get(f"/api/tickets/{paid_ticket['id']}").json()
+        assert sold["orderId"] == order["id"]

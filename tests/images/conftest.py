@@ -1,0 +1,181 @@
+"""The images as an operator gets them: built from the Dockerfile exactly as `infra/deploy.py`
+builds them, then each Deployment of the rendered dev overlay run as its pod, in a network
+namespace of this test run's own (nothing touches the host's ports), against real MongoDB-wire,
+NATS and Redis servers, with the local gateway standing in for the ingress.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import deploy
+import pytest
+import uvicorn
+from fleet import Fleet, Servers
+from kube import Doc, Manifests, render
+from pods import ENGINE, Pod, engine, logs, run_command
+
+from tixcommon.testing import MongoServer, NatsServer, RedisServer, StripeServer
+from tixdev.gateway import Gateway
+from tixdev.stack import register_local_webhook
+
+ROOT = Path(__file__).resolve().parents[2]
+CLONE_NEWNET = 0x40000000
+# Where the data Services' servers listen: the Service's own port, on the namespace's loopback.
+DATA_ADDRESS = "127.0.0.1"
+GATEWAY_PORT = 8080
+# A reservation lapses in seconds here, not the dev overlay's 15 minutes, so one can be seen.
+EXPIRATION_WINDOW_SECONDS = "6"
+
+
+@pytest.fixture(scope="session")
+def dev() -> Manifests:
+    return Manifests("dev", render("dev"))
+
+
+@pytest.fixture(scope="session")
+def container_engine() -> None:
+    subprocess.run([str(ROOT / "scripts" / "ensure-container-engine")], check=True)
+    os.environ["CONTAINERS_CONF"] = str(ROOT / "infra" / "containers" / "containers.conf")
+
+
+@pytest.fixture(scope="session")
+def images(container_engine: None) -> dict[str, str]:
+    """Every skaffold artifact, built as `infra/deploy.py build` builds it (behind this
+    machine's TLS-inspecting proxy, with its CA bundle as a build secret): manifest name ->
+    local reference."""
+    ca_bundle = Path(os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"))
+    built: dict[str, str] = {}
+    for image in deploy.images():
+        ref = f"localhost/{image.name}:under-test"
+        command = deploy.build_command(
+            image, ref, engine=ENGINE, ca_bundle=ca_bundle if ca_bundle.exists() else None
+        )
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
+        built[image.name] = ref
+    return built
+
+
+@pytest.fixture(scope="session")
+def network_namespace(images: dict[str, str]) -> Iterator[None]:
+    """Move this test process (and so every server, container and client it starts from now
+    on) into a new network namespace with only a loopback interface; back out at the end.
+    The images are built first: their builds download from the package registries."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    host = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET): the image tests run as root")
+    try:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        yield
+    finally:
+        libc.setns(host, CLONE_NEWNET)
+        os.close(host)
+
+
+@pytest.fixture(scope="session")
+def servers(network_namespace: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    root = tmp_path_factory.mktemp("fleet-servers")
+    found = Servers(
+        MongoServer(27017, root / "mongo"),
+        NatsServer(4222, root / "nats"),
+        RedisServer(6379, root / "redis"),
+        StripeServer(data_dir=root / "stripe"),
+    )
+    started = []
+    try:
+        for server in (found.mongo, found.nats, found.redis, found.stripe):
+            server.start()
+            started.append(server)
+        yield found
+    finally:
+        for server in reversed(started):
+            server.close()
+
+
+def _selected(service: Doc) -> str:
+    name: str = service["spec"]["selector"]["app.kubernetes.io/name"]
+    return name
+
+
+def _forward(address: str, port: int, target: int) -> None:
+    """A Service's port to its pod's, as kube-proxy does (DNAT in this namespace only)."""
+    subprocess.run(
+        [
+            "iptables", "-t", "nat", "-A", "OUTPUT", "-d", address, "-p", "tcp",
+            "--dport", str(port), "-j", "DNAT", "--to-destination", f"{address}:{target}",
+        ],
+        check=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def fleet(dev: Manifests, images: dict[str, str], servers: Servers) -> Iterator[Fleet]:
+    """Every Deployment of the dev overlay running as its pod, each Service name resolving to
+    its pod (or, for the data Services, to our servers), the gateway in front."""
+    deployments = {doc["metadata"]["name"]: doc for doc in dev.of_kind("Deployment")}
+    pods = {
+        name: Pod(doc, images[doc["spec"]["template"]["spec"]["containers"][0]["image"]],
+                  f"127.0.0.{10 + index}")
+        for index, (name, doc) in enumerate(sorted(deployments.items()))
+    }  # fmt: skip
+    hosts: dict[str, str] = {"stripe": DATA_ADDRESS}
+    for service in dev.of_kind("Service"):
+        name = service["metadata"]["name"]
+        selected = _selected(service)
+        if selected in pods:
+            pod = pods[selected]
+            hosts[name] = pod.address
+            for port in service["spec"]["ports"]:
+                _forward(pod.address, port["port"], pod.port(port["targetPort"]))
+        else:
+            for port in service["spec"]["ports"]:
+                # One NATS server here: no cluster routes, and nobody scrapes its monitor.
+                if port["name"] not in ("cluster", "monitor"):
+                    assert port["port"] in servers.by_port(), (name, port)
+            hosts[name] = DATA_ADDRESS
+    webhook_secret = f"whsec_{secrets.token_hex(16)}"
+    secret_values = {
+        ("jwt-secret", "JWT_KEY"): secrets.token_urlsafe(48),
+        ("stripe-secret", "STRIPE_KEY"): f"sk_test_{secrets.token_hex(12)}",
+        ("stripe-secret", "STRIPE_WEBHOOK_SECRET"): webhook_secret,
+        ("stripe-secret", "STRIPE_PUBLISHABLE_KEY"): f"pk_test_{secrets.token_hex(12)}",
+    }
+    # No real Stripe here; no 15-minute wait for a reservation to lapse.
+    extra_env = {
+        "payments": {"STRIPE_API_BASE": f"http://stripe:{servers.stripe.port}"},
+        "orders": {"EXPIRATION_WINDOW_SECONDS": EXPIRATION_WINDOW_SECONDS},
+    }
+    gateway_app = Gateway({name: f"http://{hosts[name]}" for name in hosts if name in pods})
+    gateway = uvicorn.Server(
+        uvicorn.Config(gateway_app, host="127.0.0.1", port=GATEWAY_PORT, log_config=None)
+    )
+    gateway_thread = threading.Thread(target=gateway.run, name="gateway", daemon=True)
+    gateway_thread.start()
+    gateway_url = f"http://127.0.0.1:{GATEWAY_PORT}"
+    register_local_webhook(servers.stripe.url, gateway_url, webhook_secret)
+    try:
+        for pod in pods.values():
+            command = run_command(
+                dev,
+                pod,
+                hosts=hosts,
+                secrets=secret_values,
+                extra_env=extra_env.get(pod.name, {}),
+            )
+            engine(*command[1:])
+        yield Fleet(dev, pods, servers, gateway_url, webhook_secret)
+    finally:
+        for pod in pods.values():
+            if os.environ.get("TIX_IMAGE_LOGS"):
+                print(logs(pod))  # noqa: T201 - asked for
+            engine("rm", "--force", "--time", "0", pod.container_name, check=False)
+        gateway.should_exit = True
+        gateway_thread.join(timeout=10)

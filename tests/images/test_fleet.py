@@ -1,0 +1,128 @@
+"""The six images, each started as its Deployment starts it, then used together: probes pass,
+one purchase completes and one reservation lapses through the gateway, and every pod stops on
+SIGTERM within its grace period. Runs in file order: the stops come last."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fleet import Fleet
+from kube import Manifests, render
+from pods import engine, logs, wait_for_probe
+
+from tixdev.testing import buy_one_and_let_one_lapse, eventually
+
+DEPLOYMENTS = sorted(
+    doc["metadata"]["name"] for doc in render("dev") if doc["kind"] == "Deployment"
+)
+DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
+PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+# How long a pod may take to pass a probe here: its startup probe's own budget in the cluster.
+PROBE_DEADLINE_SECONDS = 90
+
+
+def test_every_deployment_runs_an_image_built_from_the_dockerfile(
+    dev: Manifests, images: dict[str, str]
+) -> None:
+    for deployment in dev.of_kind("Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert container["image"] in images, container["image"]
+    for ref in images.values():
+        user = engine("image", "inspect", "--format", "{{.Config.User}}", ref).stdout.strip()
+        assert user == "10001:10001", ref
+
+
+def test_the_build_ca_bundle_is_in_no_image(images: dict[str, str]) -> None:
+    """The CA bundle the builds were given (a secret mount) was used, never copied: no image
+    holds a copy of it that its base image does not (the OS's own bundle may be equal)."""
+    bundle = Path(os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"))
+    base = base_python_image()
+    in_base = copies_of(bundle, base)
+    for ref in images.values():
+        assert copies_of(bundle, ref) <= in_base, ref
+
+
+def base_python_image() -> str:
+    match = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M)
+    assert match
+    return match[1]
+
+
+def copies_of(original: Path, image: str) -> set[str]:
+    """The paths in the image whose content is exactly the original file's."""
+    digest = hashlib.sha256(original.read_bytes()).digest()
+    size = original.stat().st_size
+    root = Path(engine("image", "mount", image).stdout.strip())
+    try:
+        return {
+            str(path.relative_to(root))
+            for path in root.rglob("*")
+            if path.is_file()
+            and not path.is_symlink()
+            and path.stat().st_size == size
+            and hashlib.sha256(path.read_bytes()).digest() == digest
+        }
+    finally:
+        engine("image", "unmount", image)
+
+
+@pytest.mark.parametrize("name", DEPLOYMENTS)
+def test_each_pod_passes_its_probes(fleet: Fleet, name: str) -> None:
+    pod = fleet.pod(name)
+    kinds = [kind for kind in PROBES if kind in pod.container]
+    assert kinds, f"{name} has no probes"
+    for kind in kinds:
+        wait_for_probe(pod, kind, PROBE_DEADLINE_SECONDS)
+
+
+def test_a_purchase_and_a_lapse_through_the_gateway(fleet: Fleet) -> None:
+    with httpx.Client(base_url=fleet.gateway, timeout=10) as seller:
+        signup = seller.post(
+            "/api/users/signup",
+            json={"email": "seller@example.com", "password": secrets.token_urlsafe(12)},
+        )
+        assert signup.status_code == 201, signup.text
+        listed = [
+            seller.post("/api/tickets", json={"title": f"Concert {n}", "price": 20 + n})
+            for n in range(2)
+        ]
+        assert [r.status_code for r in listed] == [201, 201], [r.text for r in listed]
+        ids = {r.json()["id"] for r in listed}
+    # The storefront page comes from the client image, through the same gateway.
+    home = httpx.get(f"{fleet.gateway}/", timeout=10)
+    assert home.status_code == 200
+    assert "text/html" in home.headers["content-type"]
+
+    def listing() -> list[dict[str, object]] | None:
+        found = httpx.get(f"{fleet.gateway}/api/tickets", timeout=10).json()
+        mine = [ticket for ticket in found if ticket["id"] in ids]
+        return mine if len(mine) == 2 else None
+
+    try:
+        buy_one_and_let_one_lapse(fleet.gateway, eventually(listing, 10, "tickets listed"))
+    except AssertionError as error:
+        pod_logs = "\n".join(logs(pod) for pod in fleet.pods.values())
+        raise AssertionError(f"{error}\n{pod_logs}") from error
+
+
+@pytest.mark.parametrize("name", DEPLOYMENTS)
+def test_each_pod_stops_on_sigterm_within_its_grace_period(fleet: Fleet, name: str) -> None:
+    pod = fleet.pod(name)
+    # The kubelet runs the preStop pause first, then sends SIGTERM: what is left of the
+    # grace period is the process's to stop in, before SIGKILL.
+    budget = pod.grace_seconds - pod.pre_stop_seconds
+    started = time.monotonic()
+    engine("stop", "--time", str(budget), pod.container_name, timeout=budget + 30)
+    elapsed = time.monotonic() - started
+    state = engine(
+        "inspect", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", pod.container_name
+    ).stdout.split()
+    assert elapsed < budget, f"{name} took {elapsed:.1f}s of {budget}s\n{logs(pod)}"
+    assert state[0] != "137", f"{name} was killed, not stopped\n{logs(pod)}"
