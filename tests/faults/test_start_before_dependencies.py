@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +157,15 @@ def test_processes_started_before_their_dependencies_wait_and_then_connect(
         timeout=10,
     )
     assert listed.status_code == 201, listed.text
+
+
+def test_a_process_still_waiting_stops_at_once_on_sigterm(
+    processes: dict[str, subprocess.Popen[bytes]],
+) -> None:
+    # Nothing is up: every service is still opening its dependencies when the pod is deleted.
+    eventually(lambda: all(status(name, "/healthz") == 200 for name in HTTP), 60, "healthz")
+    for name in HTTP:
+        processes[name].terminate()
+    for name in HTTP:
+        # uvicorn stops gracefully, then re-raises the signal it caught: -SIGTERM, not a hang.
+        assert processes[name].wait(timeout=15) == -signal.SIGTERM, name
