@@ -17,10 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tixcommon.auth import SESSION_COOKIE
 from tixcommon.testing import MongoServer, NatsServer, RedisServer, StripeServer, free_port_block
 from tixdev.services import ServiceSpec, platform_services
-from tixdev.testing import eventually
+from tixdev.testing import eventually, sign_up
 
 # The web client needs none of the three; everything else needs MongoDB.
 SPECS = [spec for spec in platform_services(free_port_block(7)) if spec.name != "client"]
@@ -143,17 +142,10 @@ def test_processes_started_before_their_dependencies_wait_and_then_connect(
     still_running(processes)
 
     # And they work: a seller signs up and lists a ticket.
-    email = f"seller-{secrets.token_hex(4)}@example.com"
-    signed_up = httpx.post(
-        f"{HTTP['auth']}/api/users/signup",
-        json={"email": email, "password": secrets.token_urlsafe(12)},
-        timeout=10,
-    )
-    assert signed_up.status_code == 201, signed_up.text
     listed = httpx.post(
         f"{HTTP['tickets']}/api/tickets",
         json={"title": "Started in the wrong order", "price": 12.5},
-        cookies={SESSION_COOKIE: signed_up.cookies[SESSION_COOKIE]},
+        headers=sign_up(HTTP["auth"]),
         timeout=10,
     )
     assert listed.status_code == 201, listed.text

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from fleet import Fleet
 from kube import Manifests, render
 from pods import engine, logs, wait_for_probe
 
-from tixdev.testing import buy_one_and_let_one_lapse, eventually
+from tixdev.testing import buy_one_and_let_one_lapse, eventually, sign_up
 
 DEPLOYMENTS = sorted(
     doc["metadata"]["name"] for doc in render("dev") if doc["kind"] == "Deployment"
@@ -83,18 +82,18 @@ def test_each_pod_passes_its_probes(fleet: Fleet, name: str) -> None:
 
 
 def test_a_purchase_and_a_lapse_through_the_gateway(fleet: Fleet) -> None:
-    with httpx.Client(base_url=fleet.gateway, timeout=10) as seller:
-        signup = seller.post(
-            "/api/users/signup",
-            json={"email": "seller@example.com", "password": secrets.token_urlsafe(12)},
+    seller = sign_up(fleet.gateway)
+    listed = [
+        httpx.post(
+            f"{fleet.gateway}/api/tickets",
+            json={"title": f"Concert {n}", "price": 20 + n},
+            headers=seller,
+            timeout=10,
         )
-        assert signup.status_code == 201, signup.text
-        listed = [
-            seller.post("/api/tickets", json={"title": f"Concert {n}", "price": 20 + n})
-            for n in range(2)
-        ]
-        assert [r.status_code for r in listed] == [201, 201], [r.text for r in listed]
-        ids = {r.json()["id"] for r in listed}
+        for n in range(2)
+    ]
+    assert [r.status_code for r in listed] == [201, 201], [r.text for r in listed]
+    ids = {r.json()["id"] for r in listed}
     # The storefront page comes from the client image, through the same gateway.
     home = httpx.get(f"{fleet.gateway}/", timeout=10)
     assert home.status_code == 200

@@ -78,14 +78,7 @@ class RunningStack:
 
     def sign_up(self) -> dict[str, str]:
         """A new user, signed up through the gateway: the header that carries their session."""
-        email = f"user-{secrets.token_hex(6)}@example.com"
-        response = httpx.post(
-            f"{self.gateway}/api/users/signup",
-            json={"email": email, "password": secrets.token_urlsafe(12)},
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
-        return {"Cookie": f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE]}"}
+        return sign_up(self.gateway)
 
     @functools.cached_property
     def state(self) -> dict[str, Any]:
@@ -110,6 +103,19 @@ class RunningStack:
         pid = int((self.data_dir / "run" / f"{process}.pid").read_text())
         os.kill(pid, signal.SIGKILL)
         return pid
+
+
+def sign_up(base_url: str) -> dict[str, str]:
+    """A new user, signed up at `base_url` (the gateway, or auth itself): the header that
+    carries their session."""
+    email = f"user-{secrets.token_hex(6)}@example.com"
+    response = httpx.post(
+        f"{base_url}/api/users/signup",
+        json={"email": email, "password": secrets.token_urlsafe(12)},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return {"Cookie": f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE]}"}
 
 
 def stack_env(data_dir: Path, **overrides: str) -> tuple[dict[str, str], int]:
