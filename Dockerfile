@@ -35,6 +35,7 @@ COPY pyproject.toml uv.lock ./
 COPY common/pyproject.toml common/
 COPY client/pyproject.toml client/
 COPY devtools/pyproject.toml devtools/
+COPY testkit/pyproject.toml testkit/
 COPY services/auth/pyproject.toml services/auth/
 COPY services/tickets/pyproject.toml services/tickets/
 COPY services/orders/pyproject.toml services/orders/

@@ -10,7 +10,7 @@ VENV   := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-PACKAGES := common devtools client $(wildcard services/*)
+PACKAGES := common devtools testkit client $(wildcard services/*)
 
 .PHONY: dev test images bench faults hostile lint deps typecheck pytest install clean lock
 

@@ -28,7 +28,7 @@ from bench.saga import expiration_lateness, lateness_figures, payment_to_complet
 from bench.stack import Stack, resident_mib, running_floor, running_services
 from bench.tickets_orders import contention, cookie, propagation
 from tixcommon.bus import EventBus
-from tixcommon.testing import consumers_idle, wait_until
+from tixtest import consumers_idle, wait_until
 
 SERVICES = ("auth", "tickets", "orders", "payments")
 

@@ -24,7 +24,7 @@ from bench.stack import Stack, running_services
 from bench.tickets_orders import cookie, list_ticket
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
-from tixcommon.testing import stream_messages, wait_until
+from tixtest import stream_messages, wait_until
 
 
 async def expiration_lateness(stack: Stack, count: int) -> list[float]:

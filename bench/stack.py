@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from tixcommon.auth import SessionCodec
-from tixcommon.testing import MongoServer, NatsServer, RedisServer, StripeServer, free_port
+from tixtest import MongoServer, NatsServer, RedisServer, StripeServer, free_port
 
 
 class RunningService:

@@ -25,7 +25,7 @@ from bench.rawhttp import Connection
 from bench.report import Figure, p50, p99, table
 from bench.stack import Stack, running_services
 from tixcommon.auth import SessionCodec
-from tixcommon.testing import wait_until
+from tixtest import wait_until
 
 
 def cookie(codec: SessionCodec) -> dict[str, str]:

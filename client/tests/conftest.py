@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from client_support import RESERVATION_SECONDS, Visitor
 
-from tixdev.testing import RunningStack, running_stack
+from tixtest.stack import RunningStack, running_stack
 
 
 @pytest.fixture(scope="session")

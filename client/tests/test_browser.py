@@ -13,7 +13,7 @@ import pytest
 from client_support import ARTIFACTS, RESERVATION_SECONDS
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tixdev.testing import RunningStack
+from tixtest.stack import RunningStack
 
 # What this machine's Chromium needs to run headless as root without reaching the network.
 CHROMIUM_ARGS = [

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from client_support import Visitor
 
-from tixcommon.testing import free_port, serve_app
-from tixdev.testing import RunningStack, eventually
+from tixtest import free_port, serve_app
+from tixtest.stack import RunningStack, eventually
 from webclient.app import create_app
 from webclient.settings import ClientSettings
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from demo_service import build_demo_app
 
-from tixcommon.testing import serve_app
+from tixtest import serve_app
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from tixcommon.testing import SignedInUser
+from tixtest import SignedInUser
 
 
 async def test_unknown_route_is_404_not_found(demo: httpx.AsyncClient) -> None:

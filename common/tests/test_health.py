@@ -6,7 +6,7 @@ import httpx
 import pytest
 from demo_service import build_demo_app
 
-from tixcommon.testing import MongoServer, serve_app, wait_until
+from tixtest import MongoServer, serve_app, wait_until
 
 
 async def test_healthz_and_readyz_when_everything_is_up(demo: httpx.AsyncClient) -> None:

@@ -26,7 +26,7 @@ from tixcommon.bus import (
 from tixcommon.bus.deadletter import DeadLetters, MaxDeliveriesWatcher
 from tixcommon.db import ApplyResult, ReplicaDocument, init_documents
 from tixcommon.events import TicketCreated, TicketUpdated
-from tixcommon.testing import stream_messages, wait_for_event, wait_until
+from tixtest import stream_messages, wait_for_event, wait_until
 
 
 class WidgetReplica(ReplicaDocument):

@@ -15,7 +15,7 @@ from tixcommon.bus import EventBus, Outbox, OutboxRelay, Publisher, Transaction
 from tixcommon.bus.outbox import OUTBOX_COLLECTION
 from tixcommon.db import init_documents
 from tixcommon.events import TicketCreated
-from tixcommon.testing import NatsServer, SignedInUser, stream_messages, wait_for_event, wait_until
+from tixtest import NatsServer, SignedInUser, stream_messages, wait_for_event, wait_until
 
 
 def ticket_created(title: str) -> TicketCreated:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tixcommon.periodic import running_every
-from tixcommon.testing import wait_until
+from tixtest import wait_until
 
 
 async def test_a_failed_round_is_followed_by_the_next() -> None:

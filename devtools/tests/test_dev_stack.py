@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from tixcommon.bus import EventBus
-from tixcommon.testing import consumers_idle
-from tixdev.testing import (
+from tixtest import consumers_idle
+from tixtest.stack import (
     OutputReader,
     RunningStack,
     buy_one_and_let_one_lapse,

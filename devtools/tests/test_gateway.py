@@ -17,8 +17,8 @@ from auth.app import create_app as create_auth
 from auth.settings import AuthSettings
 from tixcommon.route_table import ROUTES, service_for
 from tixcommon.settings import load_settings
-from tixcommon.testing import dependencies_opened, free_port, wait_until
 from tixdev.gateway import Gateway
+from tixtest import dependencies_opened, free_port, wait_until
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:

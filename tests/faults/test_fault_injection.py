@@ -26,7 +26,8 @@ import stripe
 from pymongo import MongoClient
 
 from tixcommon.bus import EventBus
-from tixcommon.testing import (
+from tixdev.stack import register_local_webhook
+from tixtest import (
     MongoServer,
     NatsServer,
     RedisServer,
@@ -34,8 +35,7 @@ from tixcommon.testing import (
     TcpProxy,
     stream_messages,
 )
-from tixdev.stack import register_local_webhook
-from tixdev.testing import RunningStack, eventually, running_stack
+from tixtest.stack import RunningStack, eventually, running_stack
 
 PAY_WITHIN_SECONDS = 6
 PROCESSES = ["auth", "tickets", "orders", "expiration", "exp-worker", "payments"]

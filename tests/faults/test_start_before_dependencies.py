@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tixcommon.testing import MongoServer, NatsServer, RedisServer, StripeServer, free_port_block
 from tixdev.services import ServiceSpec, platform_services
-from tixdev.testing import eventually, sign_up
+from tixtest import MongoServer, NatsServer, RedisServer, StripeServer, free_port_block
+from tixtest.stack import eventually, sign_up
 
 # The web client needs none of the three; everything else needs MongoDB.
 SPECS = [spec for spec in platform_services(free_port_block(7)) if spec.name != "client"]

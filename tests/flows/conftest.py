@@ -24,7 +24,7 @@ from payments.settings import PaymentsSettings
 from tickets.app import create_app as create_tickets
 from tickets.settings import TicketsSettings
 from tixcommon.settings import ServiceSettings, SettingsT, load_settings
-from tixcommon.testing import RedisServer, StripeServer, serve_app
+from tixtest import RedisServer, StripeServer, serve_app
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import stripe
 from flows_support import Saga
 
 from tixcommon.bus import EventBus, Publisher
-from tixcommon.testing import (
+from tixtest import (
     SignedInUser,
     StripeServer,
     consumers_idle,

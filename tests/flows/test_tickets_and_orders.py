@@ -12,7 +12,7 @@ from flows_support import Platform
 
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.events import ExpirationComplete
-from tixcommon.testing import SignedInUser, consumers_idle, stream_messages, wait_until
+from tixtest import SignedInUser, consumers_idle, stream_messages, wait_until
 
 
 async def list_ticket(platform: Platform, seller: SignedInUser, **body: Any) -> Any:

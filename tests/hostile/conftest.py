@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tixdev.testing import RunningStack, running_stack
+from tixtest.stack import RunningStack, running_stack
 
 
 @pytest.fixture(scope="session")

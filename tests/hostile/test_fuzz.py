@@ -17,7 +17,8 @@ from pymongo import MongoClient
 from schemathesis import GenerationMode, checks
 from schemathesis.core.result import Ok
 
-from tixdev.testing import RunningStack
+from tixtest.histories import REAL_SERVERS
+from tixtest.stack import RunningStack
 
 # What each fuzzed service owns (replicas change on their own, fed by events).
 OWNED = {"auth": "users", "tickets": "tickets", "orders": "orders", "payments": "payments"}
@@ -84,8 +85,12 @@ def test_api_answers_anything_as_documented_and_failures_change_nothing(
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
+            REAL_SERVERS,
             max_examples=EXAMPLES,
-            suppress_health_check=[*settings().suppress_health_check, HealthCheck.filter_too_much],
+            suppress_health_check=[
+                *REAL_SERVERS.suppress_health_check,
+                HealthCheck.filter_too_much,
+            ],
         )
         def fuzz(case: schemathesis.Case[Any]) -> None:
             call_and_check(case, stack, signed_in, state)

@@ -16,7 +16,7 @@ import jwt
 import pytest
 from bson import ObjectId
 
-from tixdev.testing import RunningStack
+from tixtest.stack import RunningStack
 
 # Every route that requires a session, with a body it would accept from its owner.
 PROTECTED: list[tuple[str, str, dict[str, Any] | None]] = [

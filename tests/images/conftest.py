@@ -21,9 +21,9 @@ from fleet import Fleet, Servers
 from kube import Doc, Manifests, render
 from pods import ENGINE, Pod, engine, logs, run_command
 
-from tixcommon.testing import MongoServer, NatsServer, RedisServer, StripeServer
 from tixdev.gateway import Gateway
 from tixdev.stack import register_local_webhook
+from tixtest import MongoServer, NatsServer, RedisServer, StripeServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CLONE_NEWNET = 0x40000000

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from kube import Manifests
 from pods import Pod
 
-from tixcommon.testing import MongoServer, NatsServer, RedisServer, StripeServer
+from tixtest import MongoServer, NatsServer, RedisServer, StripeServer
 
 
 @dataclass

@@ -16,7 +16,7 @@ from fleet import Fleet
 from kube import Manifests, render
 from pods import engine, logs, wait_for_probe
 
-from tixdev.testing import buy_one_and_let_one_lapse, eventually, sign_up
+from tixtest.stack import buy_one_and_let_one_lapse, eventually, sign_up
 
 DEPLOYMENTS = sorted(
     doc["metadata"]["name"] for doc in render("dev") if doc["kind"] == "Deployment"

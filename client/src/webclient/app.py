@@ -16,7 +16,7 @@ from webclient.rendering import STATIC_DIR, ImmutableStatic, Pages
 from webclient.security import SecurityHeaders
 from webclient.settings import ClientSettings
 
-logger = logging.getLogger("webclient.app")
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: ClientSettings) -> FastAPI:

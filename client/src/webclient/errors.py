@@ -18,7 +18,7 @@ from webclient.dependencies import SignInRequired
 from webclient.rendering import Pages
 from webclient.security import CsrfRejected
 
-logger = logging.getLogger("webclient.errors")
+logger = logging.getLogger(__name__)
 
 _HEADINGS = {
     400: "That didn't work",

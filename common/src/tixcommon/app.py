@@ -29,7 +29,7 @@ from tixcommon.settings import ServiceSettings
 
 Setup = Callable[[FastAPI, ServiceContext, AsyncExitStack], Awaitable[None]]
 
-logger = logging.getLogger("tixcommon.app")
+logger = logging.getLogger(__name__)
 
 
 def create_app(

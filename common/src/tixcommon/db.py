@@ -132,13 +132,10 @@ class ReplicaDocument(Document):
         version: int,
         changes: Mapping[str, Any],
         *,
-        unset: Sequence[str] = (),
         session: AsyncClientSession | None = None,
     ) -> ApplyResult:
         """Apply a change only if it is exactly the next version of the record."""
         update: dict[str, Any] = {"$set": {**changes, "version": version}}
-        if unset:
-            update["$unset"] = dict.fromkeys(unset, "")
         collection = cls.get_pymongo_collection()
         result = await collection.update_one(
             {"_id": record_id, "version": version - 1}, update, session=session

@@ -24,7 +24,7 @@ from tixcommon.errors import (
 )
 from tixcommon.outages import OUTAGE_ERRORS
 
-logger = logging.getLogger("tixcommon.errors")
+logger = logging.getLogger(__name__)
 
 _BODY_NOT_OBJECT = {"model_attributes_type", "dict_type", "model_type"}
 

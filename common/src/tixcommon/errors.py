@@ -1,7 +1,7 @@
 """Errors that carry their HTTP status, and the one body shape every error is rendered in.
 
-Business code raises these; `tixcommon.app` renders them (and every other failure) as
-`{"errors": [{"message": ..., "field": ...}]}`.
+Business code raises these; `tixcommon.error_handlers` renders them (and every other failure)
+as `{"errors": [{"message": ..., "field": ...}]}`.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tixcommon.errors import AppError, PayloadTooLarge
 from tixcommon.logging import log_context
 
-logger = logging.getLogger("tixcommon.http")
+logger = logging.getLogger(__name__)
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz"})

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-logger = logging.getLogger("tixcommon.periodic")
+logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager

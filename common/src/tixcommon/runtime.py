@@ -25,7 +25,7 @@ from tixcommon.db import init_documents, mongo_client
 from tixcommon.outages import is_outage
 from tixcommon.settings import EventServiceSettings, ServiceSettings
 
-logger = logging.getLogger("tixcommon.runtime")
+logger = logging.getLogger(__name__)
 
 ListenerFactory = Callable[[ServiceContext], Listener]  # type: ignore[type-arg]
 T = TypeVar("T")
@@ -100,6 +100,7 @@ async def service_context(
                 namespace=settings.events_namespace,
                 stream_replicas=settings.events_stream_replicas,
                 max_age_days=settings.events_max_age_days,
+                drain_timeout=settings.drain_timeout_seconds,
             )
             stack.push_async_callback(bus.close)
             await bus.ensure_stream()

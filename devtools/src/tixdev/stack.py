@@ -21,14 +21,14 @@ import httpx
 import uvicorn
 
 from tixcommon.route_table import ROUTED_SERVICES
-from tixcommon.testing.servers import (
+from tixdev.gateway import Gateway
+from tixdev.servers import (
     ManagedServer,
     MongoServer,
     NatsServer,
     RedisServer,
     StripeServer,
 )
-from tixdev.gateway import Gateway
 from tixdev.services import platform_services
 from tixdev.supervisor import SupervisedProcess, prefix, say, wait_ready
 

@@ -8,7 +8,7 @@ import pytest
 from auth.app import create_app
 from auth.settings import AuthSettings
 from tixcommon.settings import load_settings
-from tixcommon.testing import serve_app
+from tixtest import serve_app
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import httpx
 import jwt
 
 from tixcommon.auth import SESSION_COOKIE
-from tixcommon.testing import SignedInUser
+from tixtest import SignedInUser
 
 CURRENT = "/api/users/currentuser"
 

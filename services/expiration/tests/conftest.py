@@ -11,7 +11,7 @@ import pytest
 from expiration.app import create_app
 from expiration.settings import ExpirationSettings
 from tixcommon.settings import load_settings
-from tixcommon.testing import RedisServer, serve_app
+from tixtest import RedisServer, serve_app
 
 
 class WorkerProcess:

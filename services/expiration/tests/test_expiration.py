@@ -24,7 +24,7 @@ from tixcommon.bus import EventBus, Publisher
 from tixcommon.errors import ServiceUnavailable
 from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
 from tixcommon.outages import is_outage
-from tixcommon.testing import (
+from tixtest import (
     RedisServer,
     consumers_idle,
     stream_messages,

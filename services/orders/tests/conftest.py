@@ -12,7 +12,7 @@ from orders.settings import OrdersSettings
 from tixcommon.bus import Publisher
 from tixcommon.events import TicketCreated
 from tixcommon.settings import load_settings
-from tixcommon.testing import SignedInUser, serve_app, wait_until
+from tixtest import SignedInUser, serve_app, wait_until
 
 
 @pytest.fixture

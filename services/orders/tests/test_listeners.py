@@ -11,7 +11,7 @@ from bson import ObjectId
 from orders.models import TicketReplica
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.events import ExpirationComplete, PaymentCreated, TicketCreated, TicketUpdated
-from tixcommon.testing import (
+from tixtest import (
     SignedInUser,
     consumers_idle,
     stream_messages,

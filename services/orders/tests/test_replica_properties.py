@@ -20,8 +20,8 @@ from tixcommon.bus import Listener
 from tixcommon.events import TicketCreated, TicketUpdated
 from tixcommon.events.base import Event
 from tixcommon.settings import load_settings
-from tixcommon.testing import deliver_until_settled, serve_app
-from tixcommon.testing.histories import redeliveries, ticket_histories
+from tixtest import deliver_until_settled, serve_app
+from tixtest.histories import REAL_SERVERS, redeliveries, ticket_histories
 
 
 @pytest.fixture
@@ -31,6 +31,7 @@ async def orders(service_env: dict[str, str]) -> AsyncIterator[FastAPI]:
         yield app
 
 
+@REAL_SERVERS
 @given(data=st.data(), history=ticket_histories())
 async def test_ticket_replica_ends_as_the_ticket_whatever_the_delivery(
     orders: FastAPI, data: st.DataObject, history: list[TicketCreated | TicketUpdated]

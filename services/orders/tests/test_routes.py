@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from pymongo import AsyncMongoClient
 
 from tixcommon.bus import EventBus
-from tixcommon.testing import SignedInUser, stream_messages, wait_for_event
+from tixcommon.bus.outbox import OUTBOX_COLLECTION
+from tixtest import SignedInUser, stream_messages, wait_for_event, wait_until
 
 ORDERS = "/api/orders"
 ListTicket = Callable[..., Awaitable[dict[str, Any]]]
@@ -169,7 +171,12 @@ async def test_cancel_sets_cancelled_announces_it_and_frees_the_ticket(
 
 
 async def test_cancelling_twice_is_a_harmless_204(
-    client: httpx.AsyncClient, buyer: SignedInUser, list_ticket: ListTicket, bus: EventBus
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    list_ticket: ListTicket,
+    bus: EventBus,
+    mongo: AsyncMongoClient[Any],
+    database_name: str,
 ) -> None:
     ticket = await list_ticket()
     order = (
@@ -180,6 +187,14 @@ async def test_cancelling_twice_is_a_harmless_204(
     again = await client.delete(f"{ORDERS}/{order['id']}/", headers=buyer.headers)
 
     assert again.status_code == 204
+    # The relay publishes after the commit: once the outbox is empty, every event the two
+    # cancels caused is on the stream.
+    outbox = mongo[database_name][OUTBOX_COLLECTION]
+
+    async def drained() -> bool:
+        return await outbox.count_documents({}) == 0
+
+    await wait_until(drained, message="outbox drained")
     assert len(await stream_messages(bus, "order.cancelled")) == 1
 
 

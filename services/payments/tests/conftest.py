@@ -16,7 +16,7 @@ from payments.settings import PaymentsSettings
 from tixcommon.bus import Publisher
 from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
 from tixcommon.settings import load_settings
-from tixcommon.testing import SignedInUser, StripeServer, serve_app, wait_until
+from tixtest import SignedInUser, StripeServer, serve_app, wait_until
 
 KnownOrder = Callable[..., Awaitable[dict[str, Any]]]
 

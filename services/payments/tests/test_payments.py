@@ -15,7 +15,7 @@ from payments.settings import PaymentsSettings
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.events import OrderCancelled, OrderCompleted, TicketRef
 from tixcommon.settings import ConfigurationError, load_settings
-from tixcommon.testing import (
+from tixtest import (
     SignedInUser,
     free_port,
     serve_app,

@@ -18,7 +18,7 @@ from bson import ObjectId
 from payments.models import OrderReplica, Payment
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.events import OrderCancelled, OrderCompleted, TicketRef
-from tixcommon.testing import (
+from tixtest import (
     SignedInUser,
     consumers_idle,
     stream_messages,

@@ -20,8 +20,8 @@ from tixcommon.bus import Listener
 from tixcommon.events import OrderCancelled, OrderCompleted, OrderCreated, OrderStatus
 from tixcommon.events.base import Event
 from tixcommon.settings import load_settings
-from tixcommon.testing import deliver_until_settled, serve_app
-from tixcommon.testing.histories import new_id, order_lives, redeliveries
+from tixtest import deliver_until_settled, serve_app
+from tixtest.histories import REAL_SERVERS, new_id, order_lives, redeliveries
 
 
 @pytest.fixture
@@ -31,6 +31,7 @@ async def payments(payments_env: dict[str, str]) -> AsyncIterator[FastAPI]:
         yield app
 
 
+@REAL_SERVERS
 @given(data=st.data())
 async def test_order_replica_ends_as_the_order_whatever_the_delivery(
     payments: FastAPI, data: st.DataObject

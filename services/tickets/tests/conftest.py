@@ -8,7 +8,7 @@ import pytest
 from tickets.app import create_app
 from tickets.settings import TicketsSettings
 from tixcommon.settings import load_settings
-from tixcommon.testing import SignedInUser, serve_app
+from tixtest import SignedInUser, serve_app
 
 
 @pytest.fixture

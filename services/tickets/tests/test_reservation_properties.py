@@ -22,8 +22,8 @@ from tixcommon.bus import Listener
 from tixcommon.events import OrderCancelled, OrderCompleted, OrderCreated, OrderStatus
 from tixcommon.events.base import Event
 from tixcommon.settings import load_settings
-from tixcommon.testing import SignedInUser, deliver_until_settled, serve_app
-from tixcommon.testing.histories import redeliveries, ticket_order_histories
+from tixtest import SignedInUser, deliver_until_settled, serve_app
+from tixtest.histories import REAL_SERVERS, redeliveries, ticket_order_histories
 
 PUBLIC_STATUS = {None: "reserved", OrderStatus.COMPLETE: "sold", OrderStatus.CANCELLED: "available"}
 
@@ -35,6 +35,7 @@ async def tickets(service_env: dict[str, str]) -> AsyncIterator[tuple[FastAPI, h
         yield app, http
 
 
+@REAL_SERVERS
 @given(data=st.data())
 async def test_a_ticket_ends_held_by_its_live_order_whatever_the_delivery(
     tickets: tuple[FastAPI, httpx.AsyncClient], seller: SignedInUser, data: st.DataObject

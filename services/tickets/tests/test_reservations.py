@@ -18,7 +18,7 @@ from tixcommon.events import (
     TicketPrice,
     TicketRef,
 )
-from tixcommon.testing import (
+from tixtest import (
     SignedInUser,
     consumers_idle,
     stream_messages,

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tixcommon.bus import EventBus
-from tixcommon.testing import SignedInUser, stream_messages, wait_for_event
+from tixtest import SignedInUser, stream_messages, wait_for_event
 
 TICKETS = "/api/tickets"
 

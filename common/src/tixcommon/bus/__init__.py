@@ -1,9 +1,10 @@
 """NATS JetStream: connection and stream, publisher, listeners, and the transactional outbox."""
 
 from tixcommon.bus.connection import EventBus
-from tixcommon.bus.listener import Delivery, DeliveryPolicy, Listener, ListenerRunner, Outcome
+from tixcommon.bus.listener import Delivery, Listener, ListenerRunner, Outcome
 from tixcommon.bus.outbox import Outbox, OutboxRelay, Transaction
 from tixcommon.bus.publisher import Publisher
+from tixcommon.bus.settlement import DeliveryPolicy
 
 __all__ = [
     "Delivery",

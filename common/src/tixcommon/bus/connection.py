@@ -15,7 +15,7 @@ from nats.js.errors import BadRequestError
 
 from tixcommon.events import Subject
 
-logger = logging.getLogger("tixcommon.bus")
+logger = logging.getLogger(__name__)
 
 STREAM_BASE_NAME = "TIXVIBE"
 DEAD_LETTER_PREFIX = "deadletter"
@@ -51,6 +51,7 @@ class EventBus:
         stream_replicas: int = 1,
         max_age_days: int = 30,
         startup_timeout: float = 30.0,
+        drain_timeout: float = 10.0,
     ) -> EventBus:
         """Connect, retrying while the server starts; once connected, reconnect forever."""
 
@@ -73,7 +74,7 @@ class EventBus:
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
-                    drain_timeout=10,
+                    drain_timeout=drain_timeout,
                     disconnected_cb=on_disconnect,
                     reconnected_cb=on_reconnect,
                     error_cb=on_error,

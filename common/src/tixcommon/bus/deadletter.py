@@ -20,7 +20,7 @@ from tixcommon.bus.connection import EventBus
 from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER, Publisher
 from tixcommon.logging import log_context
 
-logger = logging.getLogger("tixcommon.deadletter")
+logger = logging.getLogger(__name__)
 
 
 class DeadLetters:

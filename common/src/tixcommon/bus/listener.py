@@ -1,14 +1,9 @@
 """Durable, shared pull consumers that apply the contract's delivery policy.
 
-- success (or "already applied")          -> ack
-- "not yet" (an earlier version is due)  -> nak with a growing delay, so it comes back later;
-                                            its last delivery waits in hand two ack waits more
-- an exception                            -> nak with a growing delay (JetStream redelivers)
-- a dependency is away (an outage)        -> retried in hand until it is back; no delivery used
-- the last allowed delivery still fails,
-  or the payload can never be parsed      -> copied to `deadletter.<subject>`, then terminated
-- the last delivery got no answer at all
-  (a replica crashed or hung)             -> JetStream's advisory makes us copy it there too
+What becomes of each delivery is decided by `tixcommon.bus.settlement.settle` (ack, nak with a
+growing delay, keep in hand, dead letter); the runner carries it out. A dependency that is away
+(an outage) is retried in hand until it is back, using no delivery. A last delivery that got no
+answer at all (a replica crashed or hung) is set aside too, through JetStream's advisory.
 
 Every replica of a service binds the same durable consumer, so each event is handled by exactly
 one replica, and events published while the service is down wait for it. The consumer's
@@ -35,6 +30,7 @@ from pydantic import ValidationError
 from tixcommon.bus.connection import EventBus
 from tixcommon.bus.deadletter import DeadLetters, MaxDeliveriesWatcher
 from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER
+from tixcommon.bus.settlement import Action, DeliveryPolicy, Result, Settlement, settle
 from tixcommon.events import Event
 from tixcommon.logging import log_context
 from tixcommon.outages import is_outage
@@ -43,7 +39,7 @@ from tixcommon.outages import is_outage
 # it): the bound on an event's wait in that race.
 _BACKLOG_FETCH_SECONDS = 0.1
 
-logger = logging.getLogger("tixcommon.listener")
+logger = logging.getLogger(__name__)
 
 EventT = TypeVar("EventT", bound=Event)
 
@@ -60,23 +56,6 @@ class Delivery:
     attempt: int
     stream_sequence: int
     request_id: str | None
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    max_deliver: int = 20
-    ack_wait_seconds: float = 30.0
-    retry_base_seconds: float = 0.1
-    retry_max_seconds: float = 30.0
-    batch: int = 10
-
-    def retry_delay(self, attempt: int) -> float:
-        return float(min(self.retry_base_seconds * 2 ** (attempt - 1), self.retry_max_seconds))
-
-    def outage_pause(self, outages: int) -> float:
-        """The wait before retrying an event in hand through an outage: growing like a
-        redelivery's, but short enough to renew the message's ack wait in time."""
-        return min(self.retry_delay(outages), self.ack_wait_seconds / 3)
 
 
 class Listener(abc.ABC, Generic[EventT]):
@@ -222,25 +201,44 @@ class ListenerRunner:
             try:
                 event = self.listener.event_type.model_validate_json(message.data)
             except ValidationError as error:
-                # No number of retries will make this parse: set it aside now.
-                await self._dead_letter(message, delivery, f"invalid payload: {error}")
+                reason = f"invalid payload: {error}"
+                decision = settle(Result.UNPARSEABLE, delivery.attempt, self.policy)
+                await self._carry_out(decision, message, delivery, reason)
                 return
-            try:
-                outcome = await self._handle_through_outages(message, event, delivery)
-                if outcome is Outcome.RETRY_LATER and delivery.attempt >= self.policy.max_deliver:
-                    outcome = await self._last_wait(message, event, delivery)
-            except Exception as error:
-                if is_outage(error):  # only when stopping: let another replica have it soon
-                    await self._settle(message.nak(delay=self.policy.retry_base_seconds))
-                    return
-                await self._failed(message, delivery, f"{type(error).__name__}: {error}")
-                logger.warning("handler failed", exc_info=True)
-                return
-            if outcome is Outcome.RETRY_LATER:
-                await self._retry_later(message, delivery, "waiting for an earlier version")
-                return
+            result, reason = await self._try(message, event, delivery)
+            decision = settle(result, delivery.attempt, self.policy)
+            if decision.action is Action.KEEP_IN_HAND:
+                result, reason = await self._last_wait(message, event, delivery)
+                decision = settle(result, delivery.attempt, self.policy, kept_in_hand=True)
+            if result is Result.NOT_YET:
+                logger.info("event deferred", extra={"reason": reason})
+            await self._carry_out(decision, message, delivery, reason)
+
+    async def _try(self, message: Msg, event: Event, delivery: Delivery) -> tuple[Result, str]:
+        """Handle the event once (through any outage): what it came to, and why."""
+        try:
+            outcome = await self._handle_through_outages(message, event, delivery)
+        except Exception as error:
+            if is_outage(error):  # only when stopping: let another replica have it soon
+                return Result.STOPPED_IN_OUTAGE, f"stopping in an outage: {error!r}"
+            logger.warning("handler failed", exc_info=True)
+            return Result.FAILED, f"{type(error).__name__}: {error}"
+        if outcome is Outcome.RETRY_LATER:
+            return Result.NOT_YET, "waiting for an earlier version"
+        return Result.HANDLED, ""
+
+    async def _carry_out(
+        self, decision: Settlement, message: Msg, delivery: Delivery, reason: str
+    ) -> None:
+        if decision.action is Action.ACK:
             await self._settle(message.ack())
             logger.debug("event handled")
+        elif decision.action is Action.NAK:
+            await self._settle(message.nak(delay=decision.delay))
+        elif decision.action is Action.DEAD_LETTER:
+            await self._dead_letter(message, delivery, reason)
+        else:
+            raise AssertionError(f"the runner keeps an event in hand itself: {decision}")
 
     async def _handle_through_outages(
         self, message: Msg, event: Event, delivery: Delivery
@@ -271,21 +269,24 @@ class ListenerRunner:
                 return outcome
             await self._pause_in_hand(message, outages)
 
-    async def _last_wait(self, message: Msg, event: Event, delivery: Delivery) -> Outcome | None:
+    async def _last_wait(
+        self, message: Msg, event: Event, delivery: Delivery
+    ) -> tuple[Result, str]:
         """The last delivery of an event still waiting for an earlier one: keep it in hand for
-        two ack waits more before setting it aside. The earlier event may be held by a replica
-        that crashed, and comes back only after the ack wait, however short the redelivery
-        budget was; an earlier event that never comes (itself set aside) still ends here."""
+        two ack waits more, trying again now and then. The earlier event may be held by a
+        replica that crashed, and comes back only after the ack wait, however short the
+        redelivery budget was; an earlier event that never comes (itself set aside) still ends
+        in the dead letters."""
         deadline = time.monotonic() + 2 * self.policy.ack_wait_seconds
-        outcome: Outcome | None = Outcome.RETRY_LATER
+        result, reason = Result.NOT_YET, "waiting for an earlier version"
         waits = 0
-        while outcome is Outcome.RETRY_LATER and time.monotonic() < deadline:
+        while result is Result.NOT_YET and time.monotonic() < deadline:
             if self._stopping.is_set():
                 break
             waits += 1
             await self._pause_in_hand(message, waits)
-            outcome = await self._handle_through_outages(message, event, delivery)
-        return outcome
+            result, reason = await self._try(message, event, delivery)
+        return result, reason
 
     async def _pause_in_hand(self, message: Msg, pauses: int) -> None:
         """Wait before trying an event in hand again, keeping it ours meanwhile (in progress
@@ -294,16 +295,6 @@ class ListenerRunner:
             await message.in_progress()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), self.policy.outage_pause(pauses))
-
-    async def _failed(self, message: Msg, delivery: Delivery, reason: str) -> None:
-        if delivery.attempt >= self.policy.max_deliver:
-            await self._dead_letter(message, delivery, reason)
-        else:
-            await self._settle(message.nak(delay=self.policy.retry_delay(delivery.attempt)))
-
-    async def _retry_later(self, message: Msg, delivery: Delivery, reason: str) -> None:
-        logger.info("event deferred", extra={"reason": reason})
-        await self._failed(message, delivery, reason)
 
     async def _dead_letter(self, message: Msg, delivery: Delivery, reason: str) -> None:
         stored = await self._dead_letters.set_aside(

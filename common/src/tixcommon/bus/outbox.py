@@ -26,7 +26,7 @@ from tixcommon.bus.publisher import Publisher
 from tixcommon.events import Event
 from tixcommon.logging import current_request_id
 
-logger = logging.getLogger("tixcommon.outbox")
+logger = logging.getLogger(__name__)
 
 OUTBOX_COLLECTION = "outbox"
 T = TypeVar("T")

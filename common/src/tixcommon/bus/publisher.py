@@ -1,7 +1,9 @@
 """Publishing to JetStream with a dedupe id and the request id that caused the event.
 
-Services do not call this from handlers: their events go through the outbox, whose relay is the
-publisher's main user (the other is dead-lettering).
+Request handlers and listeners never call this: their events go through the outbox, whose
+relay publishes them after the commit. The direct users are the relay, dead-lettering, and the
+expiration worker, whose `expiration.complete` is idempotent by construction (see
+`expiration.service.Expirer`).
 """
 
 from __future__ import annotations

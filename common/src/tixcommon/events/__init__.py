@@ -13,21 +13,7 @@ from tixcommon.events.orders import (
 from tixcommon.events.payments import PaymentCreated
 from tixcommon.events.tickets import TicketCreated, TicketUpdated
 
-EVENT_TYPES: dict[Subject, type[Event]] = {
-    event.subject: event
-    for event in (
-        TicketCreated,
-        TicketUpdated,
-        OrderCreated,
-        OrderCancelled,
-        OrderCompleted,
-        ExpirationComplete,
-        PaymentCreated,
-    )
-}
-
 __all__ = [
-    "EVENT_TYPES",
     "EntityId",
     "Event",
     "ExpirationComplete",

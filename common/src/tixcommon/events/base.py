@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -35,7 +35,3 @@ class Event(Payload):
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
-        return cls.model_validate_json(data)

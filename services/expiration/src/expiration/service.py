@@ -18,7 +18,7 @@ from tixcommon.bus import Publisher
 from tixcommon.errors import ServiceUnavailable
 from tixcommon.events import ExpirationComplete, OrderCreated
 
-logger = logging.getLogger("expiration")
+logger = logging.getLogger(__name__)
 
 EXPIRE_JOB = "expire_order"
 

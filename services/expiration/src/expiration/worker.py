@@ -34,7 +34,7 @@ from tixcommon.periodic import running_every
 from tixcommon.runtime import open_with_retry, service_context
 from tixcommon.settings import ConfigurationError, load_settings
 
-logger = logging.getLogger("expiration.worker")
+logger = logging.getLogger(__name__)
 
 
 async def expire_order(ctx: dict[str, Any], order_id: str) -> bool:

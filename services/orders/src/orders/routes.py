@@ -13,7 +13,7 @@ from orders.service import OrderService
 from tixcommon.auth import RequireUser
 from tixcommon.context import Context
 from tixcommon.db import parse_object_id
-from tixcommon.routing import service_router
+from tixcommon.routers import service_router
 
 router = service_router("/api/orders", tags=["orders"])
 

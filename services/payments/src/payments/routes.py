@@ -14,7 +14,7 @@ from payments.settings import PaymentsSettings
 from tixcommon.auth import RequireUser
 from tixcommon.context import Context
 from tixcommon.errors import BadRequest
-from tixcommon.routing import service_router
+from tixcommon.routers import service_router
 
 router = service_router("/api/payments", tags=["payments"])
 

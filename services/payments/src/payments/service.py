@@ -32,7 +32,7 @@ ALREADY_PAID = "Order is already paid"
 IN_PROGRESS = "A payment for this order is already in progress"
 REFUNDED = "The order was cancelled while you paid; your payment has been refunded"
 
-logger = logging.getLogger("payments")
+logger = logging.getLogger(__name__)
 
 
 def cents(price: float) -> int:

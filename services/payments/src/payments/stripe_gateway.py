@@ -10,7 +10,7 @@ import stripe
 
 from tixcommon.errors import BadRequest, ServiceUnavailable
 
-logger = logging.getLogger("payments.stripe")
+logger = logging.getLogger(__name__)
 
 PROVIDER_UNAVAILABLE = "Payment provider unavailable, try again shortly"
 

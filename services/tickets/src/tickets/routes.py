@@ -11,7 +11,7 @@ from tickets.service import TicketService
 from tixcommon.auth import RequireUser
 from tixcommon.context import Context
 from tixcommon.db import parse_object_id
-from tixcommon.routing import service_router
+from tixcommon.routers import service_router
 
 router = service_router("/api/tickets", tags=["tickets"])
 

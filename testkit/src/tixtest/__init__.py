@@ -1,16 +1,6 @@
 """Test support shared by every package: real servers, isolation, users, event helpers."""
 
-from tixcommon.testing.events import (
-    EventTimeout,
-    consumers_idle,
-    stream_messages,
-    wait_for_event,
-    wait_until,
-)
-from tixcommon.testing.plugin import SignedInUser, dependencies_opened, serve_app
-from tixcommon.testing.proxy import TcpProxy
-from tixcommon.testing.redelivery import Unsettled, deliver_until_settled
-from tixcommon.testing.servers import (
+from tixdev.servers import (
     MongoServer,
     NatsServer,
     RedisServer,
@@ -18,6 +8,16 @@ from tixcommon.testing.servers import (
     free_port,
     free_port_block,
 )
+from tixtest.events import (
+    EventTimeout,
+    consumers_idle,
+    stream_messages,
+    wait_for_event,
+    wait_until,
+)
+from tixtest.plugin import SignedInUser, dependencies_opened, serve_app
+from tixtest.proxy import TcpProxy
+from tixtest.redelivery import Unsettled, deliver_until_settled
 
 __all__ = [
     "EventTimeout",

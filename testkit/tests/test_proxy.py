@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tixcommon.testing import TcpProxy, free_port
+from tixtest import TcpProxy, free_port
 
 
 @pytest.fixture

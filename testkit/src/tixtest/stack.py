@@ -22,7 +22,7 @@ from typing import IO, Any
 import httpx
 
 from tixcommon.auth import SESSION_COOKIE
-from tixcommon.testing import free_port_block
+from tixdev.servers import free_port_block
 
 # Whatever the developer's shell points at, the stack under test starts its own.
 _INHERITED = {"MONGO_URI", "NATS_URL", "REDIS_URL", "STRIPE_API_BASE", "JWT_KEY", "STRIPE_KEY"}

@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 
-from tixcommon.testing.servers import free_port
+from tixdev.servers import free_port
 
 
 class TcpProxy:

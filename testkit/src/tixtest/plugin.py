@@ -17,26 +17,12 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from hypothesis import HealthCheck, settings
 from pymongo import AsyncMongoClient
 
 from tixcommon.auth import SESSION_COOKIE, SessionCodec
 from tixcommon.bus import EventBus, Publisher
-from tixcommon.testing.events import wait_until
-from tixcommon.testing.servers import MongoServer, NatsServer, RedisServer, StripeServer
-
-# Property tests run against real servers: no per-example deadline, a bounded number of examples
-# (the whole suite keeps to its time budget), no example database left in the tree, and the
-# app fixtures they share across examples are function-scoped on purpose (every example uses
-# fresh ids).
-settings.register_profile(
-    "tixvibe",
-    deadline=None,
-    max_examples=30,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.load_profile("tixvibe")
+from tixdev.servers import MongoServer, NatsServer, RedisServer, StripeServer
+from tixtest.events import wait_until
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

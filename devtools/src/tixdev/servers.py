@@ -219,7 +219,7 @@ class StripeServer(ManagedServer):
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "tixcommon.testing.stripe_server",
+            sys.executable, "-m", "tixdev.stripe_server",
             "--port", str(self.port),
             "--state-dir", str(self.data_dir),
         ]  # fmt: skip

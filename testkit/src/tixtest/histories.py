@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tixcommon.events import (
@@ -22,6 +23,17 @@ from tixcommon.events import (
 )
 from tixcommon.events.base import Event
 from tixcommon.events.orders import TicketPrice, TicketRef
+
+# Property tests run against real servers: no per-example deadline, a bounded number of examples
+# (the whole suite keeps to its time budget), no example database left in the tree, and the
+# app fixtures they share across examples are function-scoped on purpose (every example uses
+# fresh ids). Applied per test (`@REAL_SERVERS`), never as a global profile.
+REAL_SERVERS = settings(
+    deadline=None,
+    max_examples=30,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 titles = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40

@@ -6,7 +6,7 @@ Its fake Stripe.js (`/js.stripe.com/v3/`) lacks `stripe.createPaymentMethod`, th
 form makes; we complete it the way the real Stripe.js works: the browser posts the card to
 `/v1/payment_methods` with the publishable key, and the server accepts that key for that call.
 
-    python -m tixcommon.testing.stripe_server --port 8420 --state-dir .dev/stripe
+    python -m tixdev.stripe_server --port 8420 --state-dir .dev/stripe
 """
 
 from __future__ import annotations
