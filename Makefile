@@ -64,7 +64,7 @@ typecheck: install
 	@echo "mypy bench"; $(VENV)/bin/mypy bench
 	@echo "mypy infra"; MYPYPATH=infra/tests $(VENV)/bin/mypy infra
 
-# The image tests have their own target (they build six images; about N minutes).
+# The image tests have their own target (`make images`: they build six images, 2 to 4 minutes).
 pytest: install
 	scripts/ensure-chromium
 	$(VENV)/bin/pytest --no-skips --ignore=tests/images $(PYTEST_ARGS)
