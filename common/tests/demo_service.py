@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 from beanie import Document
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field
 from pymongo.errors import ServerSelectionTimeoutError
 
 from tixcommon.app import create_app
 from tixcommon.auth import RequireUser
-from tixcommon.context import Context
+from tixcommon.bus import Outbox, Transaction
+from tixcommon.context import ServiceContext, opened
 from tixcommon.db import VersionedDocument, parse_object_id
 from tixcommon.errors import BadRequest, NotFound
 from tixcommon.events import TicketCreated
@@ -32,17 +36,29 @@ class GadgetIn(BaseModel):
     price: float = Field(gt=0)
 
 
+@dataclass(frozen=True)
+class DemoWiring:
+    outbox: Outbox
+
+
+async def open_wiring(context: ServiceContext[DemoSettings]) -> DemoWiring:
+    return DemoWiring(context.require_outbox())
+
+
+async def _outbox(request: Request) -> Outbox:
+    return opened(request, DemoWiring).outbox
+
+
+DemoOutbox = Annotated[Outbox, Depends(_outbox)]
+
 router = APIRouter(prefix="/api/demo")
 
 
 @router.post("/gadgets", status_code=201)
-async def create_gadget(body: GadgetIn, user: RequireUser, context: Context) -> dict[str, str]:
+async def create_gadget(body: GadgetIn, user: RequireUser, outbox: DemoOutbox) -> dict[str, str]:
     gadget = Gadget(title=body.title)
 
-    async def work(tx: object) -> None:
-        from tixcommon.bus import Transaction
-
-        assert isinstance(tx, Transaction)
+    async def work(tx: Transaction) -> None:
         await gadget.insert(session=tx.session)
         tx.publish(
             TicketCreated(
@@ -50,7 +66,7 @@ async def create_gadget(body: GadgetIn, user: RequireUser, context: Context) -> 
             )
         )
 
-    await context.require_outbox().run(work)
+    await outbox.run(work)
     return {"id": str(gadget.id)}
 
 
@@ -89,4 +105,5 @@ def build_demo_app(documents: list[type[Document]] | None = None) -> FastAPI:
         api_prefix="/api/demo",
         routers=[router],
         documents=documents or [Gadget],
+        wiring=open_wiring,
     )

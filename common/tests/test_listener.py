@@ -45,12 +45,9 @@ class WidgetCreatedListener(Listener[TicketCreated]):
 
     async def handle(self, event: TicketCreated, delivery: Delivery) -> Outcome:
         result = await WidgetReplica.insert_replica(
-            {
-                "_id": ObjectId(event.id),
-                "title": event.title,
-                "price": event.price,
-                "version": event.version,
-            }
+            WidgetReplica(
+                id=ObjectId(event.id), title=event.title, price=event.price, version=event.version
+            )
         )
         self.results.append(result)
         return Outcome.ACK
@@ -67,7 +64,7 @@ class WidgetUpdatedListener(Listener[TicketUpdated]):
             ObjectId(event.id), event.version, {"title": event.title, "price": event.price}
         )
         self.results.append(result)
-        return Outcome.RETRY_LATER if result is ApplyResult.NOT_YET else Outcome.ACK
+        return Outcome.of(result)
 
 
 class ScriptedListener(Listener[TicketCreated]):

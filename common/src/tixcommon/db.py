@@ -111,15 +111,15 @@ class ReplicaDocument(Document):
 
     @classmethod
     async def insert_replica(
-        cls, fields: Mapping[str, Any], *, session: AsyncClientSession | None = None
+        cls, record: Self, *, session: AsyncClientSession | None = None
     ) -> ApplyResult:
         """Apply a `*.created` event: a record that already exists makes it a duplicate.
 
         An upsert rather than an insert: inside a transaction a duplicate-key error would abort
         the whole transaction, and a duplicate is not an error here."""
-        record = dict(fields)
+        fields = record.model_dump(by_alias=True, exclude={"revision_id"})
         result = await cls.get_pymongo_collection().update_one(
-            {"_id": record.pop("_id")}, {"$setOnInsert": record}, upsert=True, session=session
+            {"_id": fields.pop("_id")}, {"$setOnInsert": fields}, upsert=True, session=session
         )
         return (
             ApplyResult.APPLIED if result.upserted_id is not None else ApplyResult.ALREADY_APPLIED

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -13,13 +14,13 @@ from tixcommon.errors import ErrorBody, ErrorItem
 
 router = APIRouter(include_in_schema=False)
 
-ReadinessCheck = Callable[[ServiceContext], Awaitable[bool]]
+ReadinessCheck = Callable[[], Awaitable[bool]]
 """A service's own dependency check: True when it answers."""
 _CHECK_TIMEOUT_SECONDS = 2.0
 
 
 async def dependency_checks(
-    context: ServiceContext, extra: dict[str, ReadinessCheck] | None = None
+    context: ServiceContext[Any], extra: Mapping[str, ReadinessCheck] | None = None
 ) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
@@ -31,7 +32,7 @@ async def dependency_checks(
         checks["nats"] = "ok" if context.bus.is_connected else "unreachable"
     for name, check in (extra or {}).items():
         try:
-            ok = await asyncio.wait_for(check(context), _CHECK_TIMEOUT_SECONDS)
+            ok = await asyncio.wait_for(check(), _CHECK_TIMEOUT_SECONDS)
             checks[name] = "ok" if ok else "unavailable"
         except Exception as error:  # noqa: BLE001 - any failure means "not ready"
             checks[name] = f"unreachable: {type(error).__name__}"
@@ -45,7 +46,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> dict[str, object] | JSONResponse:
-    context: ServiceContext | None = request.app.state.context
+    context: ServiceContext[Any] | None = request.app.state.context
     if context is None:
         problem = request.app.state.startup_error or "opening its dependencies"
         body = ErrorBody(errors=[ErrorItem(message=f"starting: {problem}")])

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from beanie import Document
 
@@ -20,14 +20,13 @@ from tixcommon.bus import (
     Publisher,
 )
 from tixcommon.bus.outbox import OUTBOX_COLLECTION
-from tixcommon.context import ServiceContext
+from tixcommon.context import ServiceContext, SettingsT
 from tixcommon.db import init_documents, mongo_client
 from tixcommon.outages import is_outage
-from tixcommon.settings import EventServiceSettings, ServiceSettings
+from tixcommon.settings import EventServiceSettings
 
 logger = logging.getLogger(__name__)
 
-ListenerFactory = Callable[[ServiceContext], Listener]  # type: ignore[type-arg]
 T = TypeVar("T")
 
 _START_RETRY_FIRST_SECONDS = 0.5
@@ -81,10 +80,11 @@ def delivery_policy(settings: EventServiceSettings) -> DeliveryPolicy:
 
 @asynccontextmanager
 async def service_context(
-    settings: ServiceSettings, documents: Sequence[type[Document]]
-) -> AsyncIterator[ServiceContext]:
+    settings: SettingsT, documents: Sequence[type[Document]]
+) -> AsyncIterator[ServiceContext[SettingsT]]:
     """Mongo (documents bound, indexes made) and, for event services, the bus, the outbox and
-    its relay. Closed in reverse order: stop publishing, drain the connection, close Mongo."""
+    its relay. Closed in reverse order: the service's own clients (its `exit_stack`), then stop
+    publishing, drain the connection, close Mongo."""
     mongo = mongo_client(
         settings.mongo_uri, app_name=settings.service_name, timeout_ms=settings.mongo_timeout_ms
     )
@@ -92,7 +92,8 @@ async def service_context(
         stack.push_async_callback(mongo.close)
         database = mongo[settings.database_name]
         await init_documents(mongo, settings.database_name, documents)
-        context = ServiceContext(settings=settings, mongo=mongo, database=database)
+        bus: EventBus | None = None
+        outbox: Outbox | None = None
         if isinstance(settings, EventServiceSettings):
             bus = await EventBus.connect(
                 settings.nats_url,
@@ -111,25 +112,25 @@ async def service_context(
             )
             relay.start()
             stack.push_async_callback(relay.stop)
-            context.bus = bus
-            context.outbox = Outbox(mongo, database[OUTBOX_COLLECTION], on_commit=relay.nudge)
-        yield context
+            outbox = Outbox(mongo, database[OUTBOX_COLLECTION], on_commit=relay.nudge)
+        own = await stack.enter_async_context(AsyncExitStack())
+        yield ServiceContext(settings, mongo, database, own, bus=bus, outbox=outbox)
 
 
 @asynccontextmanager
 async def running_listeners(
-    context: ServiceContext, listeners: Sequence[ListenerFactory]
+    context: ServiceContext[SettingsT], listeners: Sequence[Listener[Any]]
 ) -> AsyncIterator[list[ListenerRunner]]:
     """Start each listener on its durable consumer; on exit, finish the event in hand."""
     runners: list[ListenerRunner] = []
     settings = context.settings
     if listeners:
-        if context.bus is None or not isinstance(settings, EventServiceSettings):
+        if not isinstance(settings, EventServiceSettings):
             raise RuntimeError("listeners need EventServiceSettings")
         policy = delivery_policy(settings)
-        for factory in listeners:
+        for listener in listeners:
             runner = ListenerRunner(
-                context.bus, factory(context), service=settings.service_name, policy=policy
+                context.require_bus(), listener, service=settings.service_name, policy=policy
             )
             await runner.start()
             runners.append(runner)

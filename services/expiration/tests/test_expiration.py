@@ -15,9 +15,11 @@ import orjson
 import pytest
 from arq.connections import ArqRedis
 from bson import ObjectId
+from pymongo import AsyncMongoClient
 
-from expiration.models import Expiry, ExpiryStatus
+from expiration.models import EXPIRIES, Expiry, ExpiryStatus
 from expiration.redis import arq_pool
+from expiration.repository import ExpiryRepository
 from expiration.service import ExpiryScheduler, job_id
 from expiration.settings import ExpirationSettings
 from tixcommon.bus import EventBus, Publisher
@@ -191,12 +193,15 @@ async def _forget_jobs(redis: ArqRedis, queue_name: str, order_ids: list[str]) -
         await redis.zrem(queue_name, job_id(order_id))
 
 
-async def test_a_redis_outage_is_an_outage_not_a_bad_event(settings: ExpirationSettings) -> None:
+async def test_a_redis_outage_is_an_outage_not_a_bad_event(
+    settings: ExpirationSettings, mongo: AsyncMongoClient[Any], database_name: str
+) -> None:
     # Said so, the listener keeps the order.created in hand until Redis is back instead of
     # spending its deliveries and setting it aside.
     with RedisServer(append_only=False) as server:
         redis = await arq_pool(server.url, settings.queue_name)
-        scheduler = ExpiryScheduler(redis, settings.queue_name)
+        expiries = ExpiryRepository(mongo[database_name][EXPIRIES])
+        scheduler = ExpiryScheduler(redis, settings.queue_name, expiries)
         order_id, due = str(ObjectId()), datetime.now(UTC) + timedelta(minutes=1)
         try:
             server.stop()

@@ -61,7 +61,7 @@ async def test_ticket_updates_apply_in_version_order_whatever_the_arrival(
     await wait_until(at_v2, message="replica at version 2")
     replica = await TicketReplica.get(ObjectId(ticket_id))
     assert replica is not None
-    assert (replica.title, replica.price) == ("v2", 3)
+    assert (replica.title, replica.price_cents) == ("v2", 300)
 
 
 async def test_ticket_edit_reaches_new_orders(

@@ -4,7 +4,6 @@ service's ticket replica ends equal to the ticket as tickets last announced it."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from bson import ObjectId
@@ -13,12 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orders.app import create_app
-from orders.listeners import TicketCreatedListener, TicketUpdatedListener
+from orders.listeners import subscriptions
 from orders.models import TicketReplica
 from orders.settings import OrdersSettings
-from tixcommon.bus import Listener
 from tixcommon.events import TicketCreated, TicketUpdated
-from tixcommon.events.base import Event
+from tixcommon.money import to_cents
 from tixcommon.settings import load_settings
 from tixtest import deliver_until_settled, serve_app
 from tixtest.histories import REAL_SERVERS, redeliveries, ticket_histories
@@ -36,11 +34,7 @@ async def orders(service_env: dict[str, str]) -> AsyncIterator[FastAPI]:
 async def test_ticket_replica_ends_as_the_ticket_whatever_the_delivery(
     orders: FastAPI, data: st.DataObject, history: list[TicketCreated | TicketUpdated]
 ) -> None:
-    context = orders.state.context
-    listeners: dict[type[Event], Listener[Any]] = {
-        TicketCreated: TicketCreatedListener(context),
-        TicketUpdated: TicketUpdatedListener(context),
-    }
+    listeners = {listener.event_type: listener for listener in subscriptions(orders.state.wiring)}
     extra = data.draw(redeliveries(list(history)))
     await deliver_until_settled(
         listeners, [*history, *extra], lambda n: data.draw(st.integers(0, n - 1))
@@ -48,8 +42,8 @@ async def test_ticket_replica_ends_as_the_ticket_whatever_the_delivery(
     final = history[-1]
     replica = await TicketReplica.get(ObjectId(final.id))
     assert replica is not None
-    assert (replica.title, replica.price, replica.version) == (
+    assert (replica.title, replica.price_cents, replica.version) == (
         final.title,
-        final.price,
+        to_cents(final.price),
         final.version,
     )

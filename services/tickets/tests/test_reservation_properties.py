@@ -5,7 +5,6 @@ and shows the status a buyer should see."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -15,12 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tickets.app import create_app
-from tickets.listeners import OrderCancelledListener, OrderCompletedListener, OrderCreatedListener
+from tickets.listeners import subscriptions
 from tickets.models import OrderReplica, Ticket
 from tickets.settings import TicketsSettings
-from tixcommon.bus import Listener
-from tixcommon.events import OrderCancelled, OrderCompleted, OrderCreated, OrderStatus
-from tixcommon.events.base import Event
+from tixcommon.events import OrderStatus
 from tixcommon.settings import load_settings
 from tixtest import SignedInUser, deliver_until_settled, serve_app
 from tixtest.histories import REAL_SERVERS, redeliveries, ticket_order_histories
@@ -47,12 +44,7 @@ async def test_a_ticket_ends_held_by_its_live_order_whatever_the_delivery(
     ticket_id = listed.json()["id"]
     lives = data.draw(ticket_order_histories(ticket_id))
     events = [event for life in lives for event in life.events]
-    context = app.state.context
-    listeners: dict[type[Event], Listener[Any]] = {
-        OrderCreated: OrderCreatedListener(context),
-        OrderCancelled: OrderCancelledListener(context),
-        OrderCompleted: OrderCompletedListener(context),
-    }
+    listeners = {listener.event_type: listener for listener in subscriptions(app.state.wiring)}
     extra = data.draw(redeliveries(events))
     await deliver_until_settled(
         listeners, [*events, *extra], lambda n: data.draw(st.integers(0, n - 1))

@@ -4,7 +4,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from bson import ObjectId
 
+from tickets.models import Ticket
 from tixcommon.bus import EventBus
 from tixtest import SignedInUser, stream_messages, wait_for_event
 
@@ -155,3 +157,28 @@ async def test_update_checks_auth_then_validation_then_existence_then_owner(
     )
     unchanged = (await client.get(url)).json()
     assert unchanged == listed
+
+
+async def test_a_ticket_stored_in_dollars_before_cents_reads_and_edits_the_same(
+    client: httpx.AsyncClient, seller: SignedInUser, bus: EventBus
+) -> None:
+    """Listings stored before prices were kept in cents hold `price` in dollars: they show,
+    list and edit as before, and their next version is stored in cents."""
+    older = {"title": "Older", "price": 12.5, "user_id": seller.id, "order_id": None, "version": 0}
+    ticket_id = str((await Ticket.get_pymongo_collection().insert_one(older)).inserted_id)
+
+    shown = (await client.get(f"{TICKETS}/{ticket_id}")).json()
+    listed = [t for t in (await client.get(TICKETS)).json() if t["id"] == ticket_id]
+    assert shown["price"] == 12.5
+    assert listed == [{**shown}]
+
+    edited = await client.put(
+        f"{TICKETS}/{ticket_id}", json={"title": "Older", "price": 13}, headers=seller.headers
+    )
+    assert edited.status_code == 200
+    assert edited.json()["price"] == 13
+    event = await wait_for_event(bus, "ticket.updated", lambda e: e["id"] == ticket_id)
+    assert (event["price"], event["version"]) == (13, 1)
+    stored = await Ticket.get_pymongo_collection().find_one({"_id": ObjectId(ticket_id)})
+    assert stored is not None
+    assert stored["price_cents"] == 1300

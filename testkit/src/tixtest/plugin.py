@@ -168,9 +168,9 @@ async def dependencies_opened(app: Any) -> None:
     """A service's lifespan opens its dependencies in the background (tixcommon.app): wait
     until it has. Other ASGI apps have nothing to wait for."""
     state = getattr(app, "state", None)
-    if state is not None and hasattr(state, "context"):
+    if state is not None and hasattr(state, "wiring"):
         await wait_until(
-            lambda: state.context is not None, timeout=60, message="dependencies opened"
+            lambda: state.wiring is not None, timeout=60, message="dependencies opened"
         )
 
 

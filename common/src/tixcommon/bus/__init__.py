@@ -1,7 +1,15 @@
 """NATS JetStream: connection and stream, publisher, listeners, and the transactional outbox."""
 
 from tixcommon.bus.connection import EventBus
-from tixcommon.bus.listener import Delivery, Listener, ListenerRunner, Outcome
+from tixcommon.bus.listener import (
+    Delivery,
+    Handler,
+    Listener,
+    ListenerRunner,
+    Outcome,
+    Subscription,
+    on,
+)
 from tixcommon.bus.outbox import Outbox, OutboxRelay, Transaction
 from tixcommon.bus.publisher import Publisher
 from tixcommon.bus.settlement import DeliveryPolicy
@@ -10,11 +18,14 @@ __all__ = [
     "Delivery",
     "DeliveryPolicy",
     "EventBus",
+    "Handler",
     "Listener",
     "ListenerRunner",
     "Outbox",
     "OutboxRelay",
     "Outcome",
     "Publisher",
+    "Subscription",
     "Transaction",
+    "on",
 ]

@@ -18,9 +18,9 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -31,6 +31,7 @@ from tixcommon.bus.connection import EventBus
 from tixcommon.bus.deadletter import DeadLetters, MaxDeliveriesWatcher
 from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER
 from tixcommon.bus.settlement import Action, DeliveryPolicy, Result, Settlement, settle
+from tixcommon.db import ApplyResult
 from tixcommon.events import Event
 from tixcommon.logging import log_context
 from tixcommon.outages import is_outage
@@ -48,6 +49,11 @@ class Outcome(enum.Enum):
     ACK = "ack"
     RETRY_LATER = "retry_later"
 
+    @classmethod
+    def of(cls, applied: ApplyResult) -> Outcome:
+        """A replica's change: wait for the earlier version, else done (now or before)."""
+        return cls.RETRY_LATER if applied is ApplyResult.NOT_YET else cls.ACK
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -61,11 +67,39 @@ class Delivery:
 class Listener(abc.ABC, Generic[EventT]):
     """Handles one subject. Must be idempotent: the same event may arrive more than once."""
 
-    event_type: ClassVar[type[Event]]
+    event_type: type[EventT]
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
 
     @abc.abstractmethod
     async def handle(self, event: EventT, delivery: Delivery) -> Outcome | None:
         """Apply the event. Return RETRY_LATER when it cannot be applied yet; raise on failure."""
+
+
+Handler = Callable[[EventT], Awaitable[Outcome | None]]
+"""A service method that applies one kind of event: RETRY_LATER when it cannot be applied yet."""
+
+
+class Subscription(Listener[EventT]):
+    """A handler subscribed to its event's subject: what a service's listeners mostly are."""
+
+    def __init__(self, event_type: type[EventT], handler: Handler[EventT]) -> None:
+        self.event_type = event_type
+        self.handler = handler
+
+    @property
+    def name(self) -> str:
+        return getattr(self.handler, "__qualname__", repr(self.handler))
+
+    async def handle(self, event: EventT, delivery: Delivery) -> Outcome | None:
+        return await self.handler(event)
+
+
+def on(event_type: type[EventT], handler: Handler[EventT]) -> Subscription[EventT]:
+    """`on(OrderCreated, tickets.reserve_for_order)`: the handler hears every OrderCreated."""
+    return Subscription(event_type, handler)
 
 
 def durable_name(service: str, subject: str) -> str:
@@ -98,7 +132,7 @@ class ListenerRunner:
         return ConsumerConfig(
             name=self.durable,
             durable_name=self.durable,
-            description=f"{self.listener.__class__.__name__} on {self.subject}",
+            description=f"{self.listener.name} on {self.subject}",
             filter_subject=self.bus.subject(self.subject),
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,

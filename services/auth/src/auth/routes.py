@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import Depends, Request, Response, status
 
 from auth.models import User
 from auth.schemas import CurrentUserOut, SignInRequest, SignUpRequest, UserOut
-from auth.service import AccountService
+from auth.wiring import Accounts, Wired
+from tixcommon.addresses import client_address
 from tixcommon.auth import (
     CurrentUser,
     SessionCodec,
@@ -16,18 +17,11 @@ from tixcommon.auth import (
     session_codec,
     set_session_cookie,
 )
-from tixcommon.context import Context
-from tixcommon.ratelimit import client_address
+from tixcommon.routers import service_router
 
-router = APIRouter(prefix="/api/users", tags=["users"])
-
-
-async def account_service(request: Request) -> AccountService:
-    service: AccountService = request.app.state.accounts
-    return service
+router = service_router("/api/users", tags=["users"])
 
 
-Accounts = Annotated[AccountService, Depends(account_service)]
 Codec = Annotated[SessionCodec, Depends(session_codec)]
 
 
@@ -54,9 +48,9 @@ async def sign_in(
     response: Response,
     accounts: Accounts,
     codec: Codec,
-    context: Context,
+    wired: Wired,
 ) -> UserOut:
-    address = client_address(request, context.settings.trusted_proxy_hops)
+    address = client_address(request, wired.settings.trusted_proxy_hops)
     user = await accounts.sign_in(body.email, body.password, address)
     return _start_session(request, response, codec, user)
 

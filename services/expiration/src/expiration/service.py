@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from arq.connections import ArqRedis
-from bson import ObjectId
-from pymongo.asynchronous.collection import AsyncCollection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from expiration.models import Expiry, ExpiryStatus
-from tixcommon.bus import Publisher
+from expiration.repository import ExpiryRepository
+from tixcommon.bus import Outcome, Publisher
 from tixcommon.errors import ServiceUnavailable
 from tixcommon.events import ExpirationComplete, OrderCreated
-
-logger = logging.getLogger(__name__)
 
 EXPIRE_JOB = "expire_order"
 
@@ -40,6 +34,7 @@ def job_id(order_id: str) -> str:
 class ExpiryScheduler:
     redis: ArqRedis
     queue_name: str
+    expiries: ExpiryRepository
 
     async def schedule(self, order_id: str, expires_at: datetime) -> None:
         try:
@@ -54,32 +49,21 @@ class ExpiryScheduler:
             # An outage, not a bad event: the listener keeps it until Redis is back.
             raise ServiceUnavailable("Redis unavailable") from error
 
-    async def record_and_schedule(self, event: OrderCreated) -> None:
+    async def record_and_schedule(self, event: OrderCreated) -> Outcome:
         """Remember the order first, then set its timer: if we die in between, the worker's
         reconciliation sets the timer from the record."""
-        await Expiry.get_pymongo_collection().update_one(
-            {"_id": ObjectId(event.id)},
-            {
-                "$setOnInsert": {
-                    "expires_at": at_or_after_whole_ms(event.expires_at),
-                    "status": ExpiryStatus.SCHEDULED,
-                }
-            },
-            upsert=True,
-        )
-        expiry = await Expiry.get(ObjectId(event.id))
-        if expiry is not None and expiry.status is ExpiryStatus.SCHEDULED:
-            await self.schedule(event.id, expiry.expires_at)
+        due = await self.expiries.record(event.id, at_or_after_whole_ms(event.expires_at))
+        if due is not None:
+            await self.schedule(due.order_id, due.expires_at)
+        return Outcome.ACK
 
 
 @dataclass
 class Expirer:
-    """The worker's side. It works on the `expiries` collection directly rather than through
-    the document class, so the class stays bound to the HTTP side's client when both run in
-    one process (as in tests)."""
+    """The worker's side: announces what is due."""
 
     publisher: Publisher
-    expiries: AsyncCollection[Any]
+    expiries: ExpiryRepository
 
     async def expire(self, order_id: str) -> bool:
         """Announce `expiration.complete` for an order. False if it was announced before.
@@ -90,16 +74,12 @@ class Expirer:
         order, so a job repeated after a crash between the publish and the update is dropped
         by the stream (and orders ignores an expiry it already applied). This keeps a burst of
         expiries at one publish and one update each, which is what keeps them on time."""
-        expiry = await self.expiries.find_one({"_id": ObjectId(order_id)}, {"status": 1})
-        if expiry is not None and expiry["status"] == ExpiryStatus.EXPIRED:
+        if await self.expiries.expired(order_id):
             return False
         await self.publisher.publish(
             ExpirationComplete(order_id=order_id), event_id=f"expiration:{order_id}"
         )
-        await self.expiries.update_one(
-            {"_id": ObjectId(order_id)},
-            {"$set": {"status": ExpiryStatus.EXPIRED, "expired_at": datetime.now(UTC)}},
-        )
+        await self.expiries.mark_expired(order_id)
         return True
 
     async def reconcile(self, scheduler: ExpiryScheduler) -> int:
@@ -107,10 +87,9 @@ class Expirer:
         has); what is already due is expired now rather than queued behind a lost timer."""
         now = datetime.now(UTC)
         restored = 0
-        async for expiry in self.expiries.find({"status": ExpiryStatus.SCHEDULED}):
-            order_id = str(expiry["_id"])
-            if expiry["expires_at"] <= now:
-                restored += await self.expire(order_id)
+        async for due in self.expiries.scheduled():
+            if due.expires_at <= now:
+                restored += await self.expire(due.order_id)
             else:
-                await scheduler.schedule(order_id, expiry["expires_at"])
+                await scheduler.schedule(due.order_id, due.expires_at)
         return restored

@@ -20,14 +20,12 @@ from functools import partial
 from typing import Any
 
 from arq import Retry, Worker, func
-from arq.connections import ArqRedis
 
-from expiration.models import EXPIRIES
 from expiration.redis import arq_pool, health_key, worker_alive
 from expiration.service import EXPIRE_JOB, Expirer, ExpiryScheduler
 from expiration.settings import ExpirationSettings
-from tixcommon.bus import Publisher
-from tixcommon.context import ServiceContext
+from expiration.wiring import Wiring, open_wiring
+from tixcommon.bus import EventBus, Publisher
 from tixcommon.errors import ServiceUnavailable
 from tixcommon.logging import configure_logging, log_context
 from tixcommon.periodic import running_every
@@ -54,17 +52,11 @@ async def _reconcile(expirer: Expirer, scheduler: ExpiryScheduler) -> None:
         logger.warning("expired orders whose timers were lost", extra={"count": restored})
 
 
-def build_worker(
-    settings: ExpirationSettings,
-    redis: ArqRedis,
-    context: ServiceContext,
-    *,
-    handle_signals: bool = True,
-) -> Worker:
-    """An arq worker on an open Redis pool and service context (see `run`)."""
-    assert context.bus is not None
-    expirer = Expirer(Publisher(context.bus), context.database[EXPIRIES])
-    scheduler = ExpiryScheduler(redis, settings.queue_name)
+def build_worker(wiring: Wiring, bus: EventBus, *, handle_signals: bool = True) -> Worker:
+    """An arq worker on the service's open wiring and event bus (see `run`)."""
+    settings = wiring.settings
+    expirer = Expirer(Publisher(bus), wiring.expiries)
+    scheduler = wiring.scheduler
 
     async def startup(ctx: dict[str, Any]) -> None:
         stack = AsyncExitStack()
@@ -87,7 +79,7 @@ def build_worker(
 
     return Worker(
         functions=[func(expire_order, name=EXPIRE_JOB)],
-        redis_pool=redis,
+        redis_pool=wiring.redis,
         queue_name=settings.queue_name,
         health_check_key=health_key(settings.queue_name),
         health_check_interval=settings.worker_health_seconds,
@@ -105,20 +97,18 @@ def build_worker(
 
 async def open_dependencies(
     settings: ExpirationSettings, stack: AsyncExitStack
-) -> tuple[ArqRedis, ServiceContext]:
-    redis = await arq_pool(settings.redis_url, settings.queue_name)
-    stack.push_async_callback(redis.aclose, close_connection_pool=True)
+) -> tuple[Wiring, EventBus]:
     # No document classes: the HTTP side owns them (and their indexes).
     context = await stack.enter_async_context(service_context(settings, []))
-    return redis, context
+    return await open_wiring(context), context.require_bus()
 
 
 async def run(settings: ExpirationSettings) -> None:
     """Wait for Redis, MongoDB and NATS (a worker started before them waits, it does not exit),
     then fire timers until SIGTERM or SIGINT."""
     async with AsyncExitStack() as stack:
-        redis, context = await open_with_retry(partial(open_dependencies, settings), stack)
-        worker = build_worker(settings, redis, context)
+        wiring, bus = await open_with_retry(partial(open_dependencies, settings), stack)
+        worker = build_worker(wiring, bus)
         try:
             await worker.async_run()
         except asyncio.CancelledError:

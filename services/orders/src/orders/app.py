@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from orders.listeners import (
-    ExpirationCompleteListener,
-    PaymentCreatedListener,
-    TicketCreatedListener,
-    TicketUpdatedListener,
-)
+from orders.listeners import subscriptions
 from orders.models import Order, TicketReplica
 from orders.routes import router
 from orders.settings import OrdersSettings
+from orders.wiring import open_wiring
 from tixcommon.app import create_app as create_service_app
 
 
@@ -23,10 +19,6 @@ def create_app(settings: OrdersSettings) -> FastAPI:
         api_prefix="/api/orders",
         routers=[router],
         documents=[Order, TicketReplica],
-        listeners=[
-            TicketCreatedListener,
-            TicketUpdatedListener,
-            ExpirationCompleteListener,
-            PaymentCreatedListener,
-        ],
+        wiring=open_wiring,
+        subscriptions=subscriptions,
     )

@@ -2,29 +2,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
 from pymongo import IndexModel
 
 from tixcommon.db import ReplicaDocument, VersionedDocument
 from tixcommon.events import OrderStatus
+from tixcommon.money import PricedInCents
 
 
-class TicketReplica(ReplicaDocument):
+class TicketReplica(ReplicaDocument, PricedInCents):
     """The tickets service's ticket, as its events describe it."""
 
     title: str
-    price: float
 
     class Settings:
         name = "tickets"
 
 
-class OrderedTicket(BaseModel):
+class OrderedTicket(PricedInCents):
     """The ticket as it was when ordered: what the buyer agreed to pay."""
 
     id: str
     title: str
-    price: float
 
 
 class Order(VersionedDocument):

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from bson import ObjectId
-from fastapi import Depends, Response, status
+from fastapi import Response, status
 
-from orders.listeners import order_service
 from orders.schemas import OrderIn, OrderOut
-from orders.service import OrderService
+from orders.wiring import Orders
 from tixcommon.auth import RequireUser
-from tixcommon.context import Context
 from tixcommon.db import parse_object_id
 from tixcommon.routers import service_router
 
 router = service_router("/api/orders", tags=["orders"])
-
-
-async def orders_dependency(context: Context) -> OrderService:
-    return order_service(context)
-
-
-Orders = Annotated[OrderService, Depends(orders_dependency)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 from orders.models import Order
 from tixcommon.db import ObjectIdStr
 from tixcommon.events import OrderStatus
+from tixcommon.money import to_dollars
 
 
 class OrderIn(BaseModel):
@@ -46,5 +47,9 @@ class OrderOut(BaseModel):
             status=order.status,
             expires_at=order.expires_at,
             version=order.version,
-            ticket=TicketOut(**order.ticket.model_dump()),
+            ticket=TicketOut(
+                id=order.ticket.id,
+                title=order.ticket.title,
+                price=to_dollars(order.ticket.price_cents),
+            ),
         )

@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from orders.models import Order, OrderedTicket, TicketReplica
+from orders.models import Order, OrderedTicket
+from orders.repository import OrderRepository, TicketReplicaRepository
 from tixcommon.auth import UserClaims
-from tixcommon.bus import Outbox, Transaction
+from tixcommon.bus import Outbox, Outcome, Transaction
 from tixcommon.db import retry_on_conflict
 from tixcommon.errors import BadRequest, NotAuthorized, NotFound
 from tixcommon.events import (
+    ExpirationComplete,
     OrderCancelled,
     OrderCompleted,
     OrderCreated,
@@ -26,6 +28,7 @@ from tixcommon.events import (
     TicketPrice,
     TicketRef,
 )
+from tixcommon.money import to_dollars
 
 ALREADY_RESERVED = "Ticket is already reserved"
 LIVE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
@@ -44,26 +47,30 @@ def _to_milliseconds(moment: datetime) -> datetime:
 class OrderService:
     outbox: Outbox
     expiration_window: timedelta
+    orders: OrderRepository
+    tickets: TicketReplicaRepository
 
     async def place(self, buyer: UserClaims, ticket_id: ObjectId) -> Order:
-        ticket = await TicketReplica.get(ticket_id)
+        ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise NotFound()
         # A cheap early "no" for the losers of a race once the winner has committed; the index
         # below, not this read, is what makes the reservation atomic.
-        if await Order.find_one({"ticket.id": str(ticket_id), "holds_ticket": True}) is not None:
+        if await self.orders.held(str(ticket_id)):
             raise BadRequest(ALREADY_RESERVED, field="ticketId")
         order = Order(
             user_id=buyer.id,
             status=OrderStatus.CREATED,
             expires_at=_to_milliseconds(datetime.now(UTC) + self.expiration_window),
-            ticket=OrderedTicket(id=str(ticket.id), title=ticket.title, price=ticket.price),
+            ticket=OrderedTicket(
+                id=str(ticket.id), title=ticket.title, price_cents=ticket.price_cents
+            ),
         )
 
         async def work(tx: Transaction) -> None:
             # The unique partial index on live holders is the reservation: of any number of
             # concurrent inserts for one ticket, exactly one commits.
-            await order.insert(session=tx.session)
+            await self.orders.add(order, session=tx.session)
             tx.publish(
                 OrderCreated(
                     id=str(order.id),
@@ -71,7 +78,9 @@ class OrderService:
                     status=order.status,
                     user_id=order.user_id,
                     expires_at=order.expires_at,
-                    ticket=TicketPrice(id=order.ticket.id, price=order.ticket.price),
+                    ticket=TicketPrice(
+                        id=order.ticket.id, price=to_dollars(order.ticket.price_cents)
+                    ),
                 )
             )
 
@@ -82,10 +91,10 @@ class OrderService:
         return order
 
     async def mine(self, buyer: UserClaims) -> list[Order]:
-        return await Order.find(Order.user_id == buyer.id).sort("_id").to_list()
+        return await self.orders.of_buyer(buyer.id)
 
     async def get_for(self, buyer: UserClaims, order_id: ObjectId) -> Order:
-        order = await Order.get(order_id)
+        order = await self.orders.get(order_id)
         if order is None:
             raise NotFound()
         if order.user_id != buyer.id:
@@ -103,32 +112,34 @@ class OrderService:
 
         await retry_on_conflict(attempt)
 
-    async def expire(self, order_id: ObjectId) -> None:
+    async def expire(self, expiry: ExpirationComplete) -> Outcome:
         """The reservation's time is up: cancel unless it was paid (or cancelled) meanwhile."""
+        order_id = ObjectId(expiry.order_id)
 
         async def attempt() -> None:
-            order = await Order.get(order_id)
+            order = await self.orders.get(order_id)
             if order is None:
                 raise OrderNotFound(f"expiration for unknown order {order_id}")
             if order.status in LIVE_STATUSES:
                 await self._cancel(order)
 
         await retry_on_conflict(attempt)
+        return Outcome.ACK
 
-    async def complete(self, payment: PaymentCreated) -> None:
+    async def complete(self, payment: PaymentCreated) -> Outcome:
         """A payment was made. A cancelled order is not revived: payments refunds that charge
         when it hears of the cancel."""
 
         async def attempt() -> None:
-            order = await Order.get(ObjectId(payment.order_id))
+            order = await self.orders.get(ObjectId(payment.order_id))
             if order is None:
                 raise OrderNotFound(f"payment for unknown order {payment.order_id}")
             if order.status not in LIVE_STATUSES:
                 return
 
             async def work(tx: Transaction) -> None:
-                done = await order.compare_and_set(
-                    {"status": OrderStatus.COMPLETE}, session=tx.session
+                done = await self.orders.change(
+                    order, status=OrderStatus.COMPLETE, session=tx.session
                 )
                 tx.publish(
                     OrderCompleted(
@@ -139,11 +150,12 @@ class OrderService:
             await self.outbox.run(work)
 
         await retry_on_conflict(attempt)
+        return Outcome.ACK
 
     async def _cancel(self, order: Order) -> None:
         async def work(tx: Transaction) -> None:
-            cancelled = await order.compare_and_set(
-                {"status": OrderStatus.CANCELLED, "holds_ticket": False}, session=tx.session
+            cancelled = await self.orders.change(
+                order, status=OrderStatus.CANCELLED, holds_ticket=False, session=tx.session
             )
             tx.publish(
                 OrderCancelled(

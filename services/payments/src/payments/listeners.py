@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from payments.service import PaymentService
-from tixcommon.bus import Delivery, Listener, Outcome
-from tixcommon.context import ServiceContext
+from typing import Any
+
+from payments.wiring import Wiring
+from tixcommon.bus import Listener, on
 from tixcommon.events import OrderCancelled, OrderCompleted, OrderCreated
 
 
-class OrderCreatedListener(Listener[OrderCreated]):
-    event_type = OrderCreated
-
-    def __init__(self, context: ServiceContext) -> None:
-        self.payments = PaymentService.of(context)
-
-    async def handle(self, event: OrderCreated, delivery: Delivery) -> Outcome:
-        return await self.payments.order_created(event)
-
-
-class OrderCancelledListener(Listener[OrderCancelled]):
-    event_type = OrderCancelled
-
-    def __init__(self, context: ServiceContext) -> None:
-        self.payments = PaymentService.of(context)
-
-    async def handle(self, event: OrderCancelled, delivery: Delivery) -> Outcome:
-        return await self.payments.order_cancelled(event)
-
-
-class OrderCompletedListener(Listener[OrderCompleted]):
-    event_type = OrderCompleted
-
-    def __init__(self, context: ServiceContext) -> None:
-        self.payments = PaymentService.of(context)
-
-    async def handle(self, event: OrderCompleted, delivery: Delivery) -> Outcome:
-        return await self.payments.order_completed(event)
+def subscriptions(wiring: Wiring) -> list[Listener[Any]]:
+    return [
+        on(OrderCreated, wiring.replica.order_created),
+        on(OrderCancelled, wiring.replica.order_cancelled),
+        on(OrderCompleted, wiring.replica.order_completed),
+    ]

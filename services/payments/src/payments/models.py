@@ -9,14 +9,14 @@ from pymongo import IndexModel
 
 from tixcommon.db import ReplicaDocument
 from tixcommon.events import OrderStatus
+from tixcommon.money import PricedInCents
 
 
-class OrderReplica(ReplicaDocument):
+class OrderReplica(ReplicaDocument, PricedInCents):
     """The orders service's order, as its events describe it."""
 
     user_id: str
     status: OrderStatus
-    price: float
 
     class Settings:
         name = "orders"

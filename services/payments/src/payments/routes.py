@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import stripe
 from bson import ObjectId
-from fastapi import Depends, Request, status
+from fastapi import Request, status
 
 from payments.schemas import PaymentIn, PaymentOut
-from payments.service import PaymentService
-from payments.settings import PaymentsSettings
+from payments.wiring import Payments, Wired
 from tixcommon.auth import RequireUser
-from tixcommon.context import Context
 from tixcommon.errors import BadRequest
 from tixcommon.routers import service_router
 
 router = service_router("/api/payments", tags=["payments"])
-
-
-async def payment_service(context: Context) -> PaymentService:
-    return PaymentService.of(context)
-
-
-Payments = Annotated[PaymentService, Depends(payment_service)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -33,11 +22,10 @@ async def pay(user: RequireUser, body: PaymentIn, payments: Payments) -> Payment
 
 
 @router.post("/webhook")
-async def stripe_webhook(request: Request, payments: Payments, context: Context) -> dict[str, bool]:
+async def stripe_webhook(request: Request, wired: Wired) -> dict[str, bool]:
     """Stripe tells us of payments confirmed outside our request (a crash mid-request, a
     card that needed the bank's approval). Verified over the raw body; recorded once."""
-    settings = context.settings
-    assert isinstance(settings, PaymentsSettings)
+    settings = wired.settings
     payload = await request.body()
     try:
         event = stripe.Webhook.construct_event(
@@ -51,5 +39,5 @@ async def stripe_webhook(request: Request, payments: Payments, context: Context)
         intent = event.data.object.to_dict()
         order_id = (intent.get("metadata") or {}).get("orderId")
         if isinstance(order_id, str) and ObjectId.is_valid(order_id):
-            await payments.record_success(order_id, str(intent["id"]), int(intent["amount"]))
+            await wired.recorder.record_success(order_id, str(intent["id"]), int(intent["amount"]))
     return {"received": True}

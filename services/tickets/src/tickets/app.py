@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tickets.listeners import (
-    OrderCancelledListener,
-    OrderCompletedListener,
-    OrderCreatedListener,
-)
+from tickets.listeners import subscriptions
 from tickets.models import OrderReplica, Ticket
 from tickets.routes import router
 from tickets.settings import TicketsSettings
+from tickets.wiring import open_wiring
 from tixcommon.app import create_app as create_service_app
 
 
@@ -22,5 +19,6 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         api_prefix="/api/tickets",
         routers=[router],
         documents=[Ticket, OrderReplica],
-        listeners=[OrderCreatedListener, OrderCancelledListener, OrderCompletedListener],
+        wiring=open_wiring,
+        subscriptions=subscriptions,
     )

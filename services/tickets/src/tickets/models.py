@@ -6,6 +6,7 @@ from pymongo import IndexModel
 
 from tixcommon.db import ReplicaDocument, VersionedDocument
 from tixcommon.events import OrderStatus
+from tixcommon.money import PricedInCents
 
 
 class TicketStatus(StrEnum):
@@ -16,11 +17,10 @@ class TicketStatus(StrEnum):
     SOLD = "sold"
 
 
-class Ticket(VersionedDocument):
+class Ticket(VersionedDocument, PricedInCents):
     """A listing, owned here. `order_id` is set while an order reserves it."""
 
     title: str
-    price: float
     user_id: str
     order_id: str | None = None
 

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Response, status
+from fastapi import Response, status
 
 from tickets.schemas import TicketIn, TicketOut, listing_json
-from tickets.service import TicketService
+from tickets.wiring import Tickets
 from tixcommon.auth import RequireUser
-from tixcommon.context import Context
 from tixcommon.db import parse_object_id
 from tixcommon.routers import service_router
 
 router = service_router("/api/tickets", tags=["tickets"])
-
-
-async def ticket_service(context: Context) -> TicketService:
-    return TicketService(context.require_outbox())
-
-
-Tickets = Annotated[TicketService, Depends(ticket_service)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model_exclude_none=True)

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Typ
 from pydantic.alias_generators import to_camel
 
 from tickets.models import Ticket, TicketStatus
+from tixcommon.money import stored_cents, to_cents, to_dollars
 
 TITLE_MAX = 200
 PRICE_MAX = 1_000_000
@@ -44,6 +45,10 @@ class TicketIn(BaseModel):
     title: Annotated[str, AfterValidator(_title)]
     price: Annotated[float, BeforeValidator(_price)]
 
+    @property
+    def price_cents(self) -> int:
+        return to_cents(self.price)
+
 
 class TicketOut(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
@@ -61,7 +66,7 @@ class TicketOut(BaseModel):
         return cls(
             id=str(ticket.id),
             title=ticket.title,
-            price=ticket.price,
+            price=to_dollars(ticket.price_cents),
             user_id=ticket.user_id,
             version=ticket.version,
             order_id=ticket.order_id,
@@ -76,13 +81,13 @@ _LISTING = TypeAdapter(list[TicketOut])
 def listing_json(documents: list[dict[str, Any]]) -> bytes:
     """The listing's JSON from the stored documents in one validation and one serialisation,
     both inside pydantic-core: no document model per ticket first, and no second validation of
-    the response by FastAPI (it halved GET /api/tickets at 1000 tickets; README, Benchmarks)."""
+    the response by FastAPI (it halved GET /api/tickets at 1000 tickets; docs/benchmarks.md)."""
     tickets = _LISTING.validate_python(
         [
             {
                 "id": str(document["_id"]),
                 "title": document["title"],
-                "price": document["price"],
+                "price": to_dollars(stored_cents(document)),
                 "user_id": document["user_id"],
                 "version": document["version"],
                 "order_id": document.get("order_id"),

@@ -1,0 +1,48 @@
+"""The auth service's collaborators, opened once by the lifespan and handed to its routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from auth.service import AccountService, PasswordHasher
+from auth.settings import AuthSettings
+from tixcommon.context import ServiceContext, opened
+from tixcommon.ratelimit import AttemptLimiter
+
+
+@dataclass(frozen=True)
+class Wiring:
+    settings: AuthSettings
+    accounts: AccountService
+
+
+async def open_wiring(context: ServiceContext[AuthSettings]) -> Wiring:
+    settings = context.settings
+    attempts = context.database["signin_attempts"]
+    email_limiter = AttemptLimiter(
+        attempts,
+        limit=settings.signin_max_failures_per_email,
+        window_seconds=settings.signin_window_seconds,
+    )
+    address_limiter = AttemptLimiter(
+        attempts,
+        limit=settings.signin_max_failures_per_address,
+        window_seconds=settings.signin_window_seconds,
+    )
+    await email_limiter.ensure_indexes()
+    return Wiring(settings, AccountService(PasswordHasher(), email_limiter, address_limiter))
+
+
+async def _wiring(request: Request) -> Wiring:
+    return opened(request, Wiring)
+
+
+async def _accounts(request: Request) -> AccountService:
+    return opened(request, Wiring).accounts
+
+
+Wired = Annotated[Wiring, Depends(_wiring)]
+Accounts = Annotated[AccountService, Depends(_accounts)]

@@ -1,0 +1,75 @@
+"""The tickets service's data: its listings (owned, changed by compare-and-set) and its replica
+of orders (fed by order events under the next-version rule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from tickets.models import OrderReplica, Ticket
+from tixcommon.db import ApplyResult
+from tixcommon.events import OrderCreated, OrderStatus
+
+Session = AsyncClientSession | None
+
+
+class TicketRepository:
+    async def get(self, ticket_id: ObjectId, *, session: Session = None) -> Ticket | None:
+        return await Ticket.get(ticket_id, session=session)
+
+    async def for_sale(self) -> list[dict[str, Any]]:
+        """The unreserved listings, oldest first, as stored (the listing serialises them as
+        they are, without a document model per ticket)."""
+        cursor = Ticket.get_pymongo_collection().find({"order_id": None}, sort=[("_id", 1)])
+        documents: list[dict[str, Any]] = await cursor.to_list()
+        return documents
+
+    async def of_seller(self, seller_id: str) -> list[Ticket]:
+        """Newest first, reserved and sold ones included."""
+        return await Ticket.find(Ticket.user_id == seller_id).sort("-_id").to_list()
+
+    async def add(self, ticket: Ticket, *, session: Session = None) -> None:
+        await ticket.insert(session=session)
+
+    async def change(self, ticket: Ticket, *, session: Session = None, **changes: Any) -> Ticket:
+        """The ticket's next version, if nobody changed it since it was read (else
+        VersionConflict)."""
+        return await ticket.compare_and_set(changes, session=session)
+
+
+class OrderReplicaRepository:
+    async def get(self, order_id: ObjectId, *, session: Session = None) -> OrderReplica | None:
+        return await OrderReplica.get(order_id, session=session)
+
+    async def created(self, event: OrderCreated, *, session: Session = None) -> ApplyResult:
+        return await OrderReplica.insert_replica(
+            OrderReplica(
+                id=ObjectId(event.id),
+                ticket_id=event.ticket.id,
+                status=event.status,
+                version=event.version,
+            ),
+            session=session,
+        )
+
+    async def moved_to(
+        self, order_id: str, version: int, status: OrderStatus, *, session: Session = None
+    ) -> ApplyResult:
+        return await OrderReplica.apply_version(
+            ObjectId(order_id), version, {"status": status.value}, session=session
+        )
+
+    async def completed_among(self, order_ids: list[str]) -> set[str]:
+        """Which of these orders are paid for, in one query."""
+        if not order_ids:
+            return set()
+        cursor = OrderReplica.get_pymongo_collection().find(
+            {
+                "_id": {"$in": [ObjectId(order_id) for order_id in order_ids]},
+                "status": OrderStatus.COMPLETE.value,
+            },
+            {"_id": 1},
+        )
+        return {str(order["_id"]) async for order in cursor}
