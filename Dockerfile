@@ -4,8 +4,9 @@
 #   docker build --build-arg PACKAGE=tickets --build-arg PACKAGE_DIR=services/tickets .
 #
 # PACKAGE is the workspace member (auth, tickets, orders, expiration, payments, client) and
-# PACKAGE_DIR its folder. The image holds that package, tixcommon and their locked runtime
-# dependencies: no dev group, no tixdev (so no embedded SecantusDB, localstripe or nats-server).
+# PACKAGE_DIR its folder. The image holds that package, tixcommon (for the client without its
+# `service` extra: no MongoDB or NATS driver) and their locked runtime dependencies: no dev
+# group, no tixdev or tixtest (so no embedded SecantusDB, localstripe, nats-server or pytest).
 # The expiration image also runs the worker: `tix-expiration-worker`.
 #
 # Behind a TLS-inspecting proxy, hand the build your CA bundle as a secret (it is mounted for

@@ -57,7 +57,7 @@ APPS: dict[str, Callable[[Any], FastAPI]] = {
     "client": create_client,
 }
 SECRETS = {"jwt-secret", "stripe-secret", "mongo-uri"}
-UVICORN_GRACEFUL_SECONDS = 15  # tixcommon.server
+UVICORN_GRACEFUL_SECONDS = 15  # tixcommon.process
 
 
 def package_of(deployment: Doc) -> str:

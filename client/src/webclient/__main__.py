@@ -1,6 +1,6 @@
 """`python -m webclient` (or `tix-client`): serve the web client, configured by the environment."""
 
-from tixcommon.server import serve
+from tixcommon.process import serve
 from webclient.app import create_app
 from webclient.settings import ClientSettings
 

@@ -21,7 +21,7 @@ from tixcommon.health import ReadinessCheck
 from tixcommon.health import router as health_router
 from tixcommon.middleware import EdgeMiddleware
 from tixcommon.openapi import contract_openapi
-from tixcommon.runtime import open_with_retry, running_listeners, service_context
+from tixcommon.opening import open_with_retry, running_listeners, service_context
 
 OpenWiring = Callable[[ServiceContext[SettingsT]], Awaitable[WiringT]]
 """A service's `wiring.open`: its collaborators, built on the opened shared clients."""

@@ -3,6 +3,7 @@ service's own typed wiring built on them, reached by routes through `opened`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -50,6 +51,15 @@ def opened(request: Request, wiring_type: type[WiringT]) -> WiringT:
         raise ServiceUnavailable(STARTING)
     if not isinstance(wiring, wiring_type):
         raise TypeError(f"this app is wired with {type(wiring).__name__}, not {wiring_type}")
+    return wiring
+
+
+def wiring_dependency(wiring_type: type[WiringT]) -> Callable[[Request], Awaitable[WiringT]]:
+    """A FastAPI dependency on the service's wiring: `Annotated[Wiring, Depends(...)]`."""
+
+    async def wiring(request: Request) -> WiringT:
+        return opened(request, wiring_type)
+
     return wiring
 
 

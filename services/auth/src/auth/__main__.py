@@ -2,7 +2,7 @@
 
 from auth.app import create_app
 from auth.settings import AuthSettings
-from tixcommon.server import serve
+from tixcommon.process import serve
 
 
 def main() -> None:

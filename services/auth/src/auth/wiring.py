@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from auth.service import AccountService, PasswordHasher
 from auth.settings import AuthSettings
-from tixcommon.context import ServiceContext, opened
+from tixcommon.context import ServiceContext, wiring_dependency
 from tixcommon.ratelimit import AttemptLimiter
 
 
@@ -36,13 +36,11 @@ async def open_wiring(context: ServiceContext[AuthSettings]) -> Wiring:
     return Wiring(settings, AccountService(PasswordHasher(), email_limiter, address_limiter))
 
 
-async def _wiring(request: Request) -> Wiring:
-    return opened(request, Wiring)
+Wired = Annotated[Wiring, Depends(wiring_dependency(Wiring))]
 
 
-async def _accounts(request: Request) -> AccountService:
-    return opened(request, Wiring).accounts
+async def _accounts(wiring: Wired) -> AccountService:
+    return wiring.accounts
 
 
-Wired = Annotated[Wiring, Depends(_wiring)]
 Accounts = Annotated[AccountService, Depends(_accounts)]

@@ -2,7 +2,7 @@
 
 from expiration.app import create_app
 from expiration.settings import ExpirationSettings
-from tixcommon.server import serve
+from tixcommon.process import serve
 
 
 def main() -> None:

@@ -28,8 +28,8 @@ from expiration.wiring import Wiring, open_wiring
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.errors import ServiceUnavailable
 from tixcommon.logging import configure_logging, log_context
+from tixcommon.opening import open_with_retry, service_context
 from tixcommon.periodic import running_every
-from tixcommon.runtime import open_with_retry, service_context
 from tixcommon.settings import ConfigurationError, load_settings
 
 logger = logging.getLogger(__name__)

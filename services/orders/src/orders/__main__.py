@@ -2,7 +2,7 @@
 
 from orders.app import create_app
 from orders.settings import OrdersSettings
-from tixcommon.server import serve
+from tixcommon.process import serve
 
 
 def main() -> None:

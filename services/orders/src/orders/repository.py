@@ -4,14 +4,12 @@ next-version rule)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from orders.models import Order, TicketReplica
 from tixcommon.db import ApplyResult
-from tixcommon.events import TicketCreated, TicketUpdated
+from tixcommon.events import OrderStatus, TicketCreated, TicketUpdated
 from tixcommon.money import to_cents
 
 Session = AsyncClientSession | None
@@ -33,9 +31,15 @@ class OrderRepository:
         """Store a new order; DuplicateKeyError if another order holds its ticket."""
         await order.insert(session=session)
 
-    async def change(self, order: Order, *, session: Session = None, **changes: Any) -> Order:
-        """The order's next version, if nobody changed it since it was read (else
-        VersionConflict)."""
+    # Each change below is the order's next version, written only if nobody changed it since
+    # this copy was read (else VersionConflict).
+
+    async def complete(self, order: Order, *, session: Session = None) -> Order:
+        return await order.compare_and_set({"status": OrderStatus.COMPLETE}, session=session)
+
+    async def cancel(self, order: Order, *, session: Session = None) -> Order:
+        """Cancelled, and no longer holding its ticket (another order may now take it)."""
+        changes = {"status": OrderStatus.CANCELLED, "holds_ticket": False}
         return await order.compare_and_set(changes, session=session)
 
 

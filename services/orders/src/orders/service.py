@@ -138,9 +138,7 @@ class OrderService:
                 return
 
             async def work(tx: Transaction) -> None:
-                done = await self.orders.change(
-                    order, status=OrderStatus.COMPLETE, session=tx.session
-                )
+                done = await self.orders.complete(order, session=tx.session)
                 tx.publish(
                     OrderCompleted(
                         id=str(done.id), version=done.version, ticket=TicketRef(id=done.ticket.id)
@@ -154,9 +152,7 @@ class OrderService:
 
     async def _cancel(self, order: Order) -> None:
         async def work(tx: Transaction) -> None:
-            cancelled = await self.orders.change(
-                order, status=OrderStatus.CANCELLED, holds_ticket=False, session=tx.session
-            )
+            cancelled = await self.orders.cancel(order, session=tx.session)
             tx.publish(
                 OrderCancelled(
                     id=str(cancelled.id),

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from orders.replica import TicketReplicaKeeper
 from orders.repository import OrderRepository, TicketReplicaRepository
 from orders.service import OrderService
 from orders.settings import OrdersSettings
-from tixcommon.context import ServiceContext, opened
+from tixcommon.context import ServiceContext, wiring_dependency
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,11 @@ async def open_wiring(context: ServiceContext[OrdersSettings]) -> Wiring:
     return Wiring(settings, orders, TicketReplicaKeeper(tickets))
 
 
-async def _orders(request: Request) -> OrderService:
-    return opened(request, Wiring).orders
+Wired = Annotated[Wiring, Depends(wiring_dependency(Wiring))]
+
+
+async def _orders(wiring: Wired) -> OrderService:
+    return wiring.orders
 
 
 Orders = Annotated[OrderService, Depends(_orders)]

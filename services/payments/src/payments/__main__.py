@@ -2,7 +2,7 @@
 
 from payments.app import create_app
 from payments.settings import PaymentsSettings
-from tixcommon.server import serve
+from tixcommon.process import serve
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from payments.claims import ClaimSettler
 from payments.recording import PaymentRecorder
@@ -17,7 +17,7 @@ from payments.repository import OrderReplicaRepository, PaymentRepository
 from payments.service import PaymentService
 from payments.settings import PaymentsSettings
 from payments.stripe_gateway import StripeGateway
-from tixcommon.context import ServiceContext, opened
+from tixcommon.context import ServiceContext, wiring_dependency
 from tixcommon.periodic import running_every
 
 
@@ -58,13 +58,11 @@ async def open_wiring(context: ServiceContext[PaymentsSettings]) -> Wiring:
     )
 
 
-async def _wiring(request: Request) -> Wiring:
-    return opened(request, Wiring)
+Wired = Annotated[Wiring, Depends(wiring_dependency(Wiring))]
 
 
-async def _payments(request: Request) -> PaymentService:
-    return opened(request, Wiring).payments
+async def _payments(wiring: Wired) -> PaymentService:
+    return wiring.payments
 
 
-Wired = Annotated[Wiring, Depends(_wiring)]
 Payments = Annotated[PaymentService, Depends(_payments)]

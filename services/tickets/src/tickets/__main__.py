@@ -2,7 +2,7 @@
 
 from tickets.app import create_app
 from tickets.settings import TicketsSettings
-from tixcommon.server import serve
+from tixcommon.process import serve
 
 
 def main() -> None:

@@ -33,10 +33,20 @@ class TicketRepository:
     async def add(self, ticket: Ticket, *, session: Session = None) -> None:
         await ticket.insert(session=session)
 
-    async def change(self, ticket: Ticket, *, session: Session = None, **changes: Any) -> Ticket:
-        """The ticket's next version, if nobody changed it since it was read (else
-        VersionConflict)."""
+    # Each change below is the ticket's next version, written only if nobody changed it since
+    # this copy was read (else VersionConflict).
+
+    async def edit(
+        self, ticket: Ticket, title: str, price_cents: int, *, session: Session = None
+    ) -> Ticket:
+        changes = {"title": title, "price_cents": price_cents}
         return await ticket.compare_and_set(changes, session=session)
+
+    async def reserve(self, ticket: Ticket, order_id: str, *, session: Session = None) -> Ticket:
+        return await ticket.compare_and_set({"order_id": order_id}, session=session)
+
+    async def release(self, ticket: Ticket, *, session: Session = None) -> Ticket:
+        return await ticket.compare_and_set({"order_id": None}, session=session)
 
 
 class OrderReplicaRepository:

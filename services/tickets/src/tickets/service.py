@@ -36,14 +36,8 @@ def ticket_created(ticket: Ticket) -> TicketCreated:
 
 
 def ticket_updated(ticket: Ticket) -> TicketUpdated:
-    return TicketUpdated(
-        id=str(ticket.id),
-        version=ticket.version,
-        title=ticket.title,
-        price=to_dollars(ticket.price_cents),
-        user_id=ticket.user_id,
-        order_id=ticket.order_id,
-    )
+    """The ticket's new state: what `ticket.created` says of it, and which order holds it."""
+    return TicketUpdated(**dict(ticket_created(ticket)), order_id=ticket.order_id)
 
 
 @dataclass
@@ -101,8 +95,8 @@ class TicketService:
                 raise NotAuthorized()
 
             async def work(tx: Transaction) -> Ticket:
-                updated = await self.tickets.change(
-                    ticket, title=data.title, price_cents=data.price_cents, session=tx.session
+                updated = await self.tickets.edit(
+                    ticket, data.title, data.price_cents, session=tx.session
                 )
                 tx.publish(ticket_updated(updated))
                 return updated
@@ -126,7 +120,7 @@ class TicketService:
             if ticket.order_id is not None:
                 # Orders lets one live order hold a ticket, so the holder's cancel is on its way.
                 return Outcome.RETRY_LATER
-            reserved = await self.tickets.change(ticket, order_id=event.id, session=tx.session)
+            reserved = await self.tickets.reserve(ticket, event.id, session=tx.session)
             tx.publish(ticket_updated(reserved))
             return Outcome.ACK
 
@@ -144,7 +138,7 @@ class TicketService:
             ticket = await self.tickets.get(ObjectId(event.ticket.id), session=tx.session)
             # A stale cancel never frees a newer reservation.
             if ticket is not None and ticket.order_id == event.id:
-                released = await self.tickets.change(ticket, order_id=None, session=tx.session)
+                released = await self.tickets.release(ticket, session=tx.session)
                 tx.publish(ticket_updated(released))
             return Outcome.ACK
 

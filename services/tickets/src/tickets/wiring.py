@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from tickets.repository import OrderReplicaRepository, TicketRepository
 from tickets.service import TicketService
 from tickets.settings import TicketsSettings
-from tixcommon.context import ServiceContext, opened
+from tixcommon.context import ServiceContext, wiring_dependency
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,11 @@ async def open_wiring(context: ServiceContext[TicketsSettings]) -> Wiring:
     )
 
 
-async def _tickets(request: Request) -> TicketService:
-    return opened(request, Wiring).tickets
+Wired = Annotated[Wiring, Depends(wiring_dependency(Wiring))]
+
+
+async def _tickets(wiring: Wired) -> TicketService:
+    return wiring.tickets
 
 
 Tickets = Annotated[TicketService, Depends(_tickets)]
