@@ -61,7 +61,7 @@ async def seed_listing(stack: Stack, count: int) -> None:
                 {
                     "_id": ObjectId(),
                     "title": f"Show {n}",
-                    "price": 10.5 + n,
+                    "price_cents": 1050 + 100 * n,
                     "user_id": seller,
                     "version": 0,
                     "order_id": None,

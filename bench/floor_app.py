@@ -53,7 +53,7 @@ async def tickets(request: Request) -> Response:
         {
             "id": str(doc["_id"]),
             "title": doc["title"],
-            "price": doc["price"],
+            "price": doc["price_cents"] / 100,
             "userId": doc["user_id"],
             "version": doc["version"],
             "status": "available",
@@ -68,7 +68,8 @@ async def create(request: Request) -> Response:
     """One database write and one JetStream publish-ack round trip (the floor of POST
     /api/tickets)."""
     body = orjson.loads(await request.body())
-    doc = {"_id": ObjectId(), "title": body["title"], "price": body["price"], "version": 0}
+    cents = round(body["price"] * 100)
+    doc = {"_id": ObjectId(), "title": body["title"], "price_cents": cents, "version": 0}
     await request.app.state.writes.insert_one(doc)
     await request.app.state.js.publish("floor.ticket", orjson.dumps({"id": str(doc["_id"])}))
     return Response(orjson.dumps({"id": str(doc["_id"])}), 201, media_type="application/json")
