@@ -19,7 +19,6 @@ from tixcommon.errors import (
     MethodNotAllowed,
     NotFound,
     ServiceUnavailable,
-    TooManyRequests,
     ValidationFailed,
 )
 from tixcommon.outages import OUTAGE_ERRORS
@@ -60,7 +59,7 @@ def validation_items(errors: Sequence[Any]) -> list[ErrorItem]:
 
 def render(error: AppError) -> Response:
     headers = {}
-    if isinstance(error, TooManyRequests) and error.retry_after is not None:
+    if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
     return Response(
         orjson.dumps(error.body().to_json()),

@@ -29,9 +29,17 @@ class AppError(Exception):
     status_code = 500
     default_message = "Something went wrong"
 
-    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         self.message = message or self.default_message
         self.field = field
+        # Seconds after which a retry may succeed (429, 503): sent as Retry-After.
+        self.retry_after = retry_after
         super().__init__(self.message)
 
     @property
@@ -82,10 +90,6 @@ class PayloadTooLarge(AppError):
 class TooManyRequests(AppError):
     status_code = 429
     default_message = "Too many attempts, try again later"
-
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class ServiceUnavailable(AppError):

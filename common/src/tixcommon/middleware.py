@@ -47,9 +47,8 @@ def error_response_parts(error: AppError, request_id: str) -> tuple[Message, Mes
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode()),
     ]
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
+    if error.retry_after is not None:
+        headers.append((b"retry-after", str(error.retry_after).encode()))
     start: Message = {
         "type": "http.response.start",
         "status": error.status_code,

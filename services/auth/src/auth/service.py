@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from pymongo.errors import DuplicateKeyError
 
 from auth.models import User
+from auth.passwords import PasswordHasher
 from tixcommon.errors import BadRequest
 from tixcommon.ratelimit import AttemptLimiter
 
 INVALID_CREDENTIALS = "Invalid credentials"
-
-
-class PasswordHasher:
-    """argon2id, run in a worker thread: a hash takes tens of milliseconds of CPU, which on the
-    event loop would stall every other request."""
-
-    def __init__(self) -> None:
-        self._hash = PasswordHash((Argon2Hasher(),))
-        # Verified against when the email is unknown, so both failures cost the same time.
-        self._decoy = self._hash.hash("decoy password that matches nothing")
-
-    async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hash.hash, password)
-
-    async def verify(self, password: str, password_hash: str | None) -> bool:
-        return (
-            await asyncio.to_thread(self._hash.verify, password, password_hash or self._decoy)
-            and password_hash is not None
-        )
 
 
 @dataclass
@@ -42,7 +21,9 @@ class AccountService:
     address_limiter: AttemptLimiter
 
     async def sign_up(self, email: str, password: str) -> User:
-        user = User(email=email, password_hash=await self.hasher.hash(password))
+        async with self.hasher.pool.slot():
+            password_hash = await self.hasher.hash(password)
+        user = User(email=email, password_hash=password_hash)
         try:
             await user.insert()
         except DuplicateKeyError:
@@ -50,14 +31,24 @@ class AccountService:
         return user
 
     async def sign_in(self, email: str, password: str, client_address: str) -> User:
+        # A place on the hashing pool first: a sign-in refused for want of one costs nothing.
+        async with self.hasher.pool.slot():
+            return await self._sign_in(email, password, client_address)
+
+    async def _sign_in(self, email: str, password: str, client_address: str) -> User:
         email_key, address_key = f"email:{email}", f"address:{client_address}"
         await self.email_limiter.check(email_key)
         await self.address_limiter.check(address_key)
         user = await User.find_one(User.email == email)
-        valid = await self.hasher.verify(password, user.password_hash if user else None)
+        valid, rehashed = await self.hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid:
             await self.email_limiter.record_failure(email_key)
             await self.address_limiter.record_failure(address_key)
             raise BadRequest(INVALID_CREDENTIALS)
         await self.email_limiter.reset(email_key)
+        if rehashed is not None:
+            # Only if it is still the hash we verified: a concurrent change of it wins.
+            await User.find_one(
+                User.id == user.id, User.password_hash == user.password_hash
+            ).update({"$set": {"password_hash": rehashed}})
         return user

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from auth.service import AccountService, PasswordHasher
+from auth.passwords import BUSY, PasswordHasher
+from auth.service import AccountService
 from auth.settings import AuthSettings
 from tixcommon.context import ServiceContext, wiring_dependency
+from tixcommon.cpu import BoundedPool, usable_cpus
 from tixcommon.ratelimit import AttemptLimiter
 
 
@@ -33,7 +35,16 @@ async def open_wiring(context: ServiceContext[AuthSettings]) -> Wiring:
         window_seconds=settings.signin_window_seconds,
     )
     await email_limiter.ensure_indexes()
-    return Wiring(settings, AccountService(PasswordHasher(), email_limiter, address_limiter))
+    workers = settings.password_hash_workers or usable_cpus()
+    pool = BoundedPool(
+        workers=workers,
+        queue=workers * settings.password_hash_queue_per_worker,
+        name="password-hash",
+        busy=BUSY,
+    )
+    context.exit_stack.callback(pool.close)
+    hasher = PasswordHasher(pool)
+    return Wiring(settings, AccountService(hasher, email_limiter, address_limiter))
 
 
 Wired = Annotated[Wiring, Depends(wiring_dependency(Wiring))]
