@@ -20,14 +20,18 @@ from typing import Any
 import nats
 from bson import ObjectId
 from nats.js.api import StreamConfig
+from pwdlib.hashers.argon2 import Argon2Hasher
 from pymongo import AsyncMongoClient
 
-from bench.load import latencies, throughput
+from auth.passwords import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST
+from bench.load import Load, latencies, load
+from bench.rawhttp import Connection
 from bench.report import Figure, p50, p99, table
 from bench.saga import expiration_lateness, lateness_figures, payment_to_complete
-from bench.stack import Stack, resident_mib, running_floor, running_services
+from bench.stack import RunningService, Stack, resident_mib, running_floor, running_services
 from bench.tickets_orders import contention, cookie, propagation
 from tixcommon.bus import EventBus
+from tixcommon.cpu import usable_cpus
 from tixtest import consumers_idle, wait_until
 
 SERVICES = ("auth", "tickets", "orders", "payments")
@@ -65,54 +69,137 @@ async def seed_listing(stack: Stack, count: int) -> None:
                     "user_id": seller,
                     "version": 0,
                     "order_id": None,
+                    "for_sale": True,
                 }
                 for n in range(count)
             ]
         )
 
 
-async def http_figures(stack: Stack, floor_port: int, seconds: float) -> list[Figure]:
-    figures = []
-    signed_in = cookie(stack.codec)
-    ours = await throughput(
-        stack.ports["auth"], "/api/users/currentuser", headers=signed_in, seconds=seconds
+def one_hash_cpu_seconds(samples: int = 20) -> float:
+    """CPU time of one password verification with auth's parameters, measured here."""
+    hasher = Argon2Hasher(
+        time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM
     )
-    bare = await throughput(floor_port, "/bare", seconds=seconds)
-    figures.append(
-        Figure("GET /api/users/currentuser (signed in)", ours, "req/s", bare,
-               "bare FastAPI JSON endpoint", higher_is_better=True)
+    password_hash = hasher.hash("bench password")
+    started = time.process_time()
+    for _ in range(samples):
+        hasher.verify("bench password", password_hash)
+    return (time.process_time() - started) / samples
+
+
+def cpu_figure(name: str, ours: Load, floor: Load | None, floor_name: str) -> Figure:
+    """CPU per request, ours (with where it went) against the floor's."""
+    split = " + ".join(
+        f"{process} {seconds * 1000 / max(ours.requests, 1):.2f}"
+        for process, seconds in ours.cpu.items()
+    )
+    return Figure(
+        f"{name}, CPU per request ({split})", ours.cpu_ms_per_request(), "ms",
+        floor.cpu_ms_per_request() if floor else None, floor_name,
     )  # fmt: skip
+
+
+def rate_figure(name: str, ours: Load, floor: float, floor_name: str) -> Figure:
+    return Figure(name, ours.rate, "req/s", floor, floor_name, higher_is_better=True)
+
+
+async def session_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
+    auth, bare_name = stack.ports["auth"], "bare FastAPI JSON endpoint"
+    measured = {"auth": stack.pids["auth"]}
+    bare = await load(floor.port, "/bare", seconds=seconds, measure={"floor": floor.process.pid})
+    one = await load(
+        auth, "/api/users/currentuser", headers=cookie(stack.codec), seconds=seconds,
+        measure=measured,
+    )  # fmt: skip
+    # More sessions than the verified-token cache holds, so every request verifies a token.
+    many = await load(
+        auth, "/api/users/currentuser", headers=[cookie(stack.codec) for _ in range(5000)],
+        seconds=seconds, measure=measured,
+    )  # fmt: skip
+    return [
+        rate_figure("GET /api/users/currentuser, one session", one, bare.rate, bare_name),
+        cpu_figure("GET /api/users/currentuser, one session", one, bare, bare_name),
+        rate_figure("GET /api/users/currentuser, 5,000 sessions", many, bare.rate, bare_name),
+        cpu_figure("GET /api/users/currentuser, 5,000 sessions", many, bare, bare_name),
+    ]
+
+
+async def password_figures(stack: Stack, seconds: float) -> list[Figure]:
+    """Sign-in and sign-up against the hash ceiling: the sign-ins per second the cores auth may
+    use could make if hashing were all they did (cores / CPU time of one hash)."""
+    auth, measured = stack.ports["auth"], {"auth": stack.pids["auth"], "db": stack.database_pid}
+    per_hash = one_hash_cpu_seconds()
+    ceiling, ceiling_name = usable_cpus() / per_hash, "hash ceiling: cores / one hash's CPU"
+    one_hash = Load(1, per_hash, {"hash": per_hash})
+    credentials = {"email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "x" * 12}
+    conn = Connection("127.0.0.1", auth)
+    reply = await conn.request("POST", "/api/users/signup", credentials)
+    assert reply.status == 201, reply.body
+    await conn.close()
+    signin = await load(
+        auth, "/api/users/signin", method="POST", body=credentials, seconds=seconds,
+        measure=measured,
+    )  # fmt: skip
+    signup = await load(
+        auth, "/api/users/signup", method="POST", seconds=seconds, expect=201, measure=measured,
+        bodies=lambda: {"email": f"{uuid.uuid4().hex}@example.com", "password": "x" * 12},
+    )  # fmt: skip
+    return [
+        rate_figure("POST /api/users/signin, 16 clients", signin, ceiling, ceiling_name),
+        cpu_figure("POST /api/users/signin", signin, one_hash, "one hash"),
+        rate_figure("POST /api/users/signup, 16 clients", signup, ceiling, ceiling_name),
+        cpu_figure("POST /api/users/signup", signup, one_hash, "one hash"),
+    ]
+
+
+async def ticket_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
+    tickets, raw_name = stack.ports["tickets"], "raw PyMongo + orjson endpoint"
+    ours_cpu = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
+    floor_cpu = {"floor": floor.process.pid, "db": stack.database_pid}
+    figures = []
     for count in (10, 100, 1000):
         await seed_listing(stack, count)
-        ours = await throughput(stack.ports["tickets"], "/api/tickets", seconds=seconds)
-        raw = await throughput(floor_port, "/tickets", seconds=seconds)
-        figures.append(
-            Figure(f"GET /api/tickets, {count} for sale", ours, "req/s", raw,
-                   "raw PyMongo + orjson endpoint", higher_is_better=True)
-        )  # fmt: skip
+        ours = await load(tickets, "/api/tickets", seconds=seconds, measure=ours_cpu)
+        raw = await load(floor.port, "/tickets", seconds=seconds, measure=floor_cpu)
+        name = f"GET /api/tickets, {count} for sale"
+        figures += [
+            rate_figure(name, ours, raw.rate, raw_name),
+            cpu_figure(name, ours, raw, raw_name),
+        ]
     await seed_listing(stack, 0)
+    signed_in = cookie(stack.codec)
     body = {"title": "Bench", "price": 10}
+    write_name = "one DB write + one JetStream publish-ack"
     ours_latency = await latencies(
-        stack.ports["tickets"], "/api/tickets", method="POST", body=body,
-        headers=signed_in, expect=201,
+        tickets, "/api/tickets", method="POST", body=body, headers=signed_in, expect=201,
     )  # fmt: skip
-    floor_latency = await latencies(floor_port, "/tickets", method="POST", body=body, expect=201)
-    figures.append(
+    floor_latency = await latencies(floor.port, "/tickets", method="POST", body=body, expect=201)
+    ours = await load(
+        tickets, "/api/tickets", method="POST", body=body, headers=signed_in, seconds=seconds,
+        expect=201, measure=ours_cpu,
+    )  # fmt: skip
+    raw = await load(
+        floor.port, "/tickets", method="POST", body=body, seconds=seconds, expect=201,
+        measure=floor_cpu,
+    )  # fmt: skip
+    return [
+        *figures,
         Figure("POST /api/tickets (stored + durably published), p50", p50(ours_latency) * 1000,
-               "ms", p50(floor_latency) * 1000, "one DB write + one JetStream publish-ack")
-    )  # fmt: skip
-    ours_rate = await throughput(
-        stack.ports["tickets"], "/api/tickets", method="POST", body=body,
-        headers=signed_in, seconds=seconds, expect=201,
-    )  # fmt: skip
-    floor_rate = await throughput(
-        floor_port, "/tickets", method="POST", body=body, seconds=seconds, expect=201
-    )
-    figures.append(
-        Figure("POST /api/tickets, 16 clients", ours_rate, "req/s", floor_rate,
-               "one DB write + one JetStream publish-ack", higher_is_better=True)
-    )  # fmt: skip
-    return figures
+               "ms", p50(floor_latency) * 1000, write_name),
+        rate_figure("POST /api/tickets, 16 clients", ours, raw.rate, write_name),
+        # The outbox relay runs in the tickets process: its publish and delete are included.
+        cpu_figure("POST /api/tickets (relay included)", ours, raw,
+                   write_name),
+    ]  # fmt: skip
+
+
+async def http_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
+    return [
+        *await session_figures(stack, floor, seconds),
+        *await password_figures(stack, seconds),
+        *await ticket_figures(stack, floor, seconds),
+    ]
 
 
 async def quiet(stack: Stack) -> None:
@@ -149,7 +236,7 @@ async def main(args: argparse.Namespace) -> None:
         ):
             bare = resident_mib(floor.process.pid)
             figures += memory_figures(stack, bare, "at rest")
-            figures += await http_figures(stack, floor.port, args.seconds)
+            figures += await http_figures(stack, floor, args.seconds)
             await quiet(stack)
             hops = await jetstream_round_trips(stack.nats_url, args.events)
             listed = await propagation(stack, args.events)

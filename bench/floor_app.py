@@ -48,7 +48,10 @@ async def bare() -> dict[str, None]:
 async def tickets(request: Request) -> Response:
     """The listing's query with raw PyMongo, serialised by orjson (the floor of GET
     /api/tickets)."""
-    cursor = request.app.state.tickets.find({"order_id": None}).sort("_id", 1)
+    # The best raw query for the same answer: the listing's own index, hinted, in its order.
+    cursor = request.app.state.tickets.find(
+        {"for_sale": True}, sort=[("_id", 1)], hint="for_sale_listing"
+    )
     listing = [
         {
             "id": str(doc["_id"]),

@@ -1,30 +1,73 @@
 """Closed-loop load: N keep-alive connections, each sending its next request as soon as the
-last one is answered, for a fixed time."""
+last one is answered, for a fixed time; and the CPU the processes serving it spent per request
+(from /proc: user + system time), the steadiest figure on a shared machine."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from bench.rawhttp import Connection
 
+_TICKS = os.sysconf("SC_CLK_TCK")
 
-async def throughput(
+Headers = dict[str, str]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    # After the command name (which may hold spaces), fields 14 and 15 of /proc/<pid>/stat.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    seconds: float
+    cpu: Mapping[str, float]  # seconds of CPU per measured process, over the run
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def cpu_ms_per_request(self) -> float:
+        """Milliseconds of CPU per request, summed over the measured processes."""
+        return sum(self.cpu.values()) * 1000 / max(self.requests, 1)
+
+
+async def load(
     port: int,
     path: str,
     *,
     method: str = "GET",
     body: object = None,
-    headers: dict[str, str] | None = None,
+    bodies: Callable[[], object] | None = None,
+    headers: Headers | Sequence[Headers] | None = None,
     connections: int = 16,
     seconds: float = 3.0,
     expect: int = 200,
-) -> float:
-    """Requests answered per second."""
+    measure: Mapping[str, int] | None = None,
+) -> Load:
+    """Requests answered in `seconds`, and the CPU that the `measure`d processes (name -> pid)
+    spent meanwhile. `bodies` makes each request's body (one sign-up each); a sequence of
+    `headers` is taken in turn (a different session each)."""
+    rotation = itertools.cycle(
+        [headers or {}] if headers is None or isinstance(headers, dict) else headers
+    )
+
+    def next_body() -> object:
+        return bodies() if bodies is not None else body
+
     # Warm up one connection (imports, caches, the first query plan).
     warm = Connection("127.0.0.1", port)
     for _ in range(20):
-        reply = await warm.request(method, path, body, headers)
+        reply = await warm.request(method, path, next_body(), next(rotation))
         assert reply.status == expect, (path, reply.status, reply.body[:200])
     await warm.close()
     done = 0
@@ -35,15 +78,19 @@ async def throughput(
         conn = Connection("127.0.0.1", port)
         try:
             while time.perf_counter() < deadline:
-                reply = await conn.request(method, path, body, headers)
-                assert reply.status == expect, (path, reply.status)
+                reply = await conn.request(method, path, next_body(), next(rotation))
+                assert reply.status == expect, (path, reply.status, reply.body[:200])
                 done += 1
         finally:
             await conn.close()
 
+    pids = dict(measure or {})
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(connections)))
-    return done / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    return Load(done, elapsed, spent)
 
 
 async def latencies(

@@ -39,7 +39,9 @@ def p99(values: list[float]) -> float:
 
 
 def _number(value: float, unit: str) -> str:
-    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.1f} {unit}"
+    if value >= 100:
+        return f"{value:,.0f} {unit}"
+    return f"{value:,.1f} {unit}" if value >= 10 else f"{value:,.2f} {unit}"
 
 
 def table(figures: list[Figure]) -> str:

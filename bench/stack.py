@@ -45,6 +45,7 @@ class Stack:
     mongo_url: str
     nats_url: str
     pids: dict[str, int]
+    database_pid: int  # the MongoDB-wire server: its CPU is part of a request's cost
 
 
 def resident_mib(pid: int) -> float:
@@ -116,7 +117,10 @@ def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
                     _wait_ready(service.port, service.process)
             ports = {s.name: s.port for s in started}
             pids = {s.name: s.process.pid for s in started}
-            yield Stack(ports, SessionCodec(key, 3600), mongo.url, nats.url, pids)
+            assert mongo.process is not None
+            yield Stack(
+                ports, SessionCodec(key, 3600), mongo.url, nats.url, pids, mongo.process.pid
+            )
         finally:
             for service in started:
                 service.process.terminate()

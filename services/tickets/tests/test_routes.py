@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 from bson import ObjectId
+from pymongo import AsyncMongoClient
 
-from tickets.models import Ticket
+from tickets.app import create_app
+from tickets.settings import TicketsSettings
 from tixcommon.bus import EventBus
-from tixtest import SignedInUser, stream_messages, wait_for_event
+from tixcommon.settings import load_settings
+from tixtest import SignedInUser, serve_app, stream_messages, wait_for_event
 
 TICKETS = "/api/tickets"
 
@@ -159,26 +163,36 @@ async def test_update_checks_auth_then_validation_then_existence_then_owner(
     assert unchanged == listed
 
 
-async def test_a_ticket_stored_in_dollars_before_cents_reads_and_edits_the_same(
-    client: httpx.AsyncClient, seller: SignedInUser, bus: EventBus
+async def test_tickets_stored_by_an_older_release_show_list_and_edit_the_same(
+    service_env: dict[str, str],
+    mongo: AsyncMongoClient[Any],
+    database_name: str,
+    seller: SignedInUser,
+    bus: EventBus,
 ) -> None:
-    """Listings stored before prices were kept in cents hold `price` in dollars: they show,
-    list and edit as before, and their next version is stored in cents."""
+    """An upgrade over existing data: listings stored before prices were kept in cents (`price`
+    in dollars) and before `for_sale` existed show, list and edit as before; their next version
+    is stored in cents."""
+    stored = mongo[database_name]["tickets"]
     older = {"title": "Older", "price": 12.5, "user_id": seller.id, "order_id": None, "version": 0}
-    ticket_id = str((await Ticket.get_pymongo_collection().insert_one(older)).inserted_id)
+    held = {**older, "title": "Held", "order_id": "d" * 24}
+    ticket_id = str((await stored.insert_one(older)).inserted_id)
+    held_id = str((await stored.insert_one(held)).inserted_id)
 
-    shown = (await client.get(f"{TICKETS}/{ticket_id}")).json()
-    listed = [t for t in (await client.get(TICKETS)).json() if t["id"] == ticket_id]
-    assert shown["price"] == 12.5
-    assert listed == [{**shown}]
+    async with serve_app(create_app(load_settings(TicketsSettings))) as client:
+        shown = (await client.get(f"{TICKETS}/{ticket_id}")).json()
+        listed = {t["id"]: t for t in (await client.get(TICKETS)).json()}
+        assert shown["price"] == 12.5
+        assert listed == {ticket_id: shown}
+        assert (await client.get(f"{TICKETS}/{held_id}")).json()["status"] == "reserved"
 
-    edited = await client.put(
-        f"{TICKETS}/{ticket_id}", json={"title": "Older", "price": 13}, headers=seller.headers
-    )
-    assert edited.status_code == 200
-    assert edited.json()["price"] == 13
-    event = await wait_for_event(bus, "ticket.updated", lambda e: e["id"] == ticket_id)
+        edited = await client.put(
+            f"{TICKETS}/{ticket_id}", json={"title": "Older", "price": 13}, headers=seller.headers
+        )
+        assert edited.status_code == 200
+        assert edited.json()["price"] == 13
+        event = await wait_for_event(bus, "ticket.updated", lambda e: e["id"] == ticket_id)
     assert (event["price"], event["version"]) == (13, 1)
-    stored = await Ticket.get_pymongo_collection().find_one({"_id": ObjectId(ticket_id)})
-    assert stored is not None
-    assert stored["price_cents"] == 1300
+    document = await stored.find_one({"_id": ObjectId(ticket_id)})
+    assert document is not None
+    assert (document["price_cents"], document["for_sale"]) == (1300, True)

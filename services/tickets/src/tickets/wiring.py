@@ -21,9 +21,11 @@ class Wiring:
 
 
 async def open_wiring(context: ServiceContext[TicketsSettings]) -> Wiring:
+    tickets = TicketRepository()
+    await tickets.mark_listings()
     return Wiring(
         context.settings,
-        TicketService(context.require_outbox(), TicketRepository(), OrderReplicaRepository()),
+        TicketService(context.require_outbox(), tickets, OrderReplicaRepository()),
     )
 
 
