@@ -42,7 +42,7 @@ class WorkerProcess:
             await self.process.wait()
 
 
-StartWorker = Callable[[], Awaitable[WorkerProcess]]
+StartWorker = Callable[..., Awaitable[WorkerProcess]]
 
 
 @pytest.fixture
@@ -70,8 +70,8 @@ async def start_worker(expiration_env: dict[str, str]) -> AsyncIterator[StartWor
     """Worker processes, as production runs them (`python -m expiration.worker`)."""
     running: list[WorkerProcess] = []
 
-    async def start() -> WorkerProcess:
-        worker = await WorkerProcess.start(expiration_env)
+    async def start(**env: str) -> WorkerProcess:
+        worker = await WorkerProcess.start({**expiration_env, **env})
         running.append(worker)
         return worker
 

@@ -18,7 +18,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from expiration.models import EXPIRIES, Expiry, ExpiryStatus
-from expiration.redis import arq_pool
+from expiration.redis import arq_pool, worker_alive
 from expiration.repository import ExpiryRepository
 from expiration.service import ExpiryScheduler, job_id
 from expiration.settings import ExpirationSettings
@@ -34,7 +34,7 @@ from tixtest import (
     wait_until,
 )
 
-StartWorker = Callable[[], Awaitable[Any]]
+StartWorker = Callable[..., Awaitable[Any]]
 
 
 def order_created(expires_in: float) -> OrderCreated:
@@ -62,6 +62,55 @@ async def test_order_expires_when_its_time_comes_not_before(
     expiry = await Expiry.get(order.id)
     assert expiry is not None
     assert expiry.status is ExpiryStatus.EXPIRED
+
+
+async def test_a_sleeping_worker_wakes_for_a_new_timer_sooner_than_its_next(
+    client: httpx.AsyncClient,
+    start_worker: StartWorker,
+    publish: Publisher,
+    bus: EventBus,
+    settings: ExpirationSettings,
+) -> None:
+    # Idle sleeps and reconciliation of a minute: only the announcement of the new timer can
+    # wake it in time.
+    await start_worker(WORKER_IDLE_SECONDS="60", WORKER_HEALTH_SECONDS="60", RECONCILE_SECONDS="60")
+    await wait_until(worker_running(settings), message="worker started")
+    later = order_created(expires_in=120)
+    await publish.publish(later)
+    await wait_until(lambda: _scheduled(later.id), message="the later timer set")
+    sooner = order_created(expires_in=0.5)
+
+    await publish.publish(sooner)
+
+    await wait_for_event(
+        bus, "expiration.complete", lambda e: e == {"orderId": sooner.id}, timeout=5
+    )
+    [message] = await stream_messages(bus, "expiration.complete")
+    assert message.metadata.timestamp >= sooner.expires_at
+
+
+async def test_an_idle_worker_sleeps_instead_of_polling_redis(
+    client: httpx.AsyncClient,
+    start_worker: StartWorker,
+    publish: Publisher,
+    redis_server: RedisServer,
+    settings: ExpirationSettings,
+) -> None:
+    await start_worker()
+    await wait_until(worker_running(settings), message="worker started")
+    order = order_created(expires_in=60)
+    await publish.publish(order)
+    await wait_until(lambda: _scheduled(order.id), message="timer set")
+    redis = await arq_pool(redis_server.url, "stats")
+    await redis.config_resetstat()
+
+    # A window, not a synchronisation: how many looks the worker takes in it is the figure.
+    await asyncio.sleep(2)
+
+    looks = (await redis.info("commandstats")).get("cmdstat_zrangebyscore", {}).get("calls", 0)
+    await redis.aclose()
+    # Polling every 5 ms would be about 400; sleeping until the next heartbeat (0.5 s here), 4.
+    assert looks <= 10
 
 
 async def test_a_sub_millisecond_deadline_is_kept_rounded_up_never_down(
@@ -180,6 +229,17 @@ async def _liveness_probe(env: dict[str, str]) -> int:
 
 def _about(order_id: str, event: dict[str, str]) -> bool:
     return event["orderId"] == order_id
+
+
+def worker_running(settings: ExpirationSettings) -> Callable[[], Awaitable[bool]]:
+    async def alive() -> bool:
+        redis = await arq_pool(settings.redis_url, settings.queue_name)
+        try:
+            return await worker_alive(redis, settings.queue_name)
+        finally:
+            await redis.aclose()
+
+    return alive
 
 
 async def _scheduled(order_id: str) -> bool:

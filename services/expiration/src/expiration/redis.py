@@ -20,6 +20,11 @@ async def arq_pool(redis_url: str, queue_name: str) -> ArqRedis:
         raise ServiceUnavailable("redis unreachable") from error
 
 
+def scheduled_channel(queue_name: str) -> str:
+    """Where a new timer is announced, so an idle worker wakes for it instead of polling."""
+    return f"{queue_name}:scheduled"
+
+
 def health_key(queue_name: str) -> str:
     return queue_name + health_check_key_suffix
 

@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from expiration.redis import scheduled_channel
 from expiration.repository import ExpiryRepository
 from tixcommon.bus import Outcome, Publisher
 from tixcommon.errors import ServiceUnavailable
@@ -45,6 +46,7 @@ class ExpiryScheduler:
                 _queue_name=self.queue_name,
                 _defer_until=expires_at,
             )
+            await self.redis.publish(scheduled_channel(self.queue_name), order_id)
         except (RedisConnectionError, RedisTimeoutError) as error:
             # An outage, not a bad event: the listener keeps it until Redis is back.
             raise ServiceUnavailable("Redis unavailable") from error

@@ -10,9 +10,12 @@ class ExpirationSettings(EventServiceSettings):
     port: int = 3004
 
     redis_url: str
-    # How often the worker looks for due jobs: the floor of its lateness (arq's default 0.5 s
-    # would make every reservation lapse half a second late).
+    # The worker sleeps until its next timer is due or a new one is announced. While timers are
+    # due but not yet taken (every slot busy), it looks again this often.
     worker_poll_seconds: float = Field(default=0.005, gt=0)
+    # The longest it sleeps otherwise: the lateness of a timer whose announcement was lost, and
+    # how often an idle worker touches Redis (never longer than its heartbeat interval).
+    worker_idle_seconds: float = Field(default=1.0, gt=0)
     worker_max_jobs: int = Field(default=200, ge=1)
     # The worker refreshes a Redis key this often (TTL: interval + 1 s); liveness checks read it.
     worker_health_seconds: float = Field(default=1.0, gt=0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from contextlib import AsyncExitStack
@@ -20,8 +21,11 @@ from functools import partial
 from typing import Any
 
 from arq import Retry, Worker, func
+from arq.utils import timestamp_ms
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
-from expiration.redis import arq_pool, health_key, worker_alive
+from expiration.redis import arq_pool, health_key, scheduled_channel, worker_alive
 from expiration.service import EXPIRE_JOB, Expirer, ExpiryScheduler
 from expiration.settings import ExpirationSettings
 from expiration.wiring import Wiring, open_wiring
@@ -52,6 +56,65 @@ async def _reconcile(expirer: Expirer, scheduler: ExpiryScheduler) -> None:
         logger.warning("expired orders whose timers were lost", extra={"count": restored})
 
 
+class ExpiryWorker(Worker):
+    """arq's worker, sleeping until its next timer is due or a new one is set, rather than
+    asking Redis every few milliseconds whether anything is due.
+
+    A new timer is announced on `scheduled_channel`; a missed announcement (a dropped
+    connection) costs at most `idle_seconds` of lateness, which is also how often an idle worker
+    refreshes its heartbeat."""
+
+    def __init__(self, *args: Any, busy_seconds: float, idle_seconds: float, **kwargs: Any):
+        super().__init__(*args, poll_delay=0, **kwargs)
+        self.busy_seconds = busy_seconds
+        self.idle_seconds = min(idle_seconds, self.health_check_interval)
+        self._scheduled = asyncio.Event()
+
+    async def main(self) -> None:
+        # Subscribed before the first look, so no timer set after it goes unannounced.
+        pubsub = self.pool.pubsub()
+        await pubsub.subscribe(scheduled_channel(self.queue_name))
+        listening = asyncio.create_task(self._listen(pubsub), name="timer announcements")
+        try:
+            await super().main()
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+
+    async def _poll_iteration(self) -> None:
+        await super()._poll_iteration()
+        # Cleared before the look ahead: an announcement made after it wakes the wait below.
+        self._scheduled.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._scheduled.wait(), await self._until_next_due())
+
+    async def _until_next_due(self) -> float:
+        first = await self.pool.zrange(self.queue_name, 0, 0, withscores=True)
+        if not first:
+            return self.idle_seconds
+        due_in = (float(first[0][1]) - timestamp_ms()) / 1000
+        if due_in <= 0:
+            # Due and not yet taken (every job slot busy, or it is running): look again soon.
+            return self.busy_seconds
+        # A millisecond past the deadline, so the look finds it due.
+        return min(due_in + 0.001, self.idle_seconds)
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        while True:
+            try:
+                async with pubsub:
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self._scheduled.set()
+            except (RedisError, OSError) as error:
+                logger.warning("timer announcements lost", extra={"error": repr(error)})
+                await asyncio.sleep(self.idle_seconds)
+                pubsub = self.pool.pubsub()
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.subscribe(scheduled_channel(self.queue_name))
+
+
 def build_worker(wiring: Wiring, bus: EventBus, *, handle_signals: bool = True) -> Worker:
     """An arq worker on the service's open wiring and event bus (see `run`)."""
     settings = wiring.settings
@@ -77,13 +140,14 @@ def build_worker(wiring: Wiring, bus: EventBus, *, handle_signals: bool = True) 
         if stack is not None:
             await stack.aclose()
 
-    return Worker(
+    return ExpiryWorker(
         functions=[func(expire_order, name=EXPIRE_JOB)],
         redis_pool=wiring.redis,
         queue_name=settings.queue_name,
         health_check_key=health_key(settings.queue_name),
         health_check_interval=settings.worker_health_seconds,
-        poll_delay=settings.worker_poll_seconds,
+        busy_seconds=settings.worker_poll_seconds,
+        idle_seconds=settings.worker_idle_seconds,
         max_jobs=settings.worker_max_jobs,
         max_tries=50,
         job_timeout=60,
