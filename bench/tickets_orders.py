@@ -84,11 +84,14 @@ async def propagation(stack: Stack, count: int) -> list[float]:
         ticket_id = await list_ticket(tickets_conn, seller)
         listed = time.perf_counter()
         while True:
+            # Up to the request that found it orderable being sent (placing the order is not
+            # part of the hop): within one polling request of when the replica appeared.
+            asked = time.perf_counter()
             reply = await orders_conn.request("POST", "/api/orders", {"ticketId": ticket_id}, buyer)
             if reply.status == 201:
                 break
             assert reply.status == 404, reply.body
-        latencies.append(time.perf_counter() - listed)
+        latencies.append(asked - listed)
     await tickets_conn.close()
     await orders_conn.close()
     return latencies

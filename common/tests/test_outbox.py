@@ -100,12 +100,13 @@ async def test_relay_keeps_events_while_broker_is_down_and_delivers_them_in_orde
     with NatsServer() as broker:
         bus = await EventBus.connect(broker.url, client_name="relay-test", namespace=f"r{test_id}")
         await bus.ensure_stream()
-        relay = OutboxRelay(outbox.collection, Publisher(bus), poll_seconds=0.05)
+        # A poll far away: only the hand-over's failure sends the relay back to the outbox.
+        relay = OutboxRelay(outbox.collection, Publisher(bus), poll_seconds=60)
+        handing_over = Outbox(outbox.client, outbox.collection, on_commit=relay.hand_over)
         relay.start()
         try:
             broker.kill()
-            events = [await write_gadget(outbox, f"during outage {n}") for n in range(3)]
-            relay.nudge()
+            events = [await write_gadget(handing_over, f"during outage {n}") for n in range(3)]
             assert await outbox.collection.count_documents({}) == 3
 
             broker.start()
@@ -114,6 +115,25 @@ async def test_relay_keeps_events_while_broker_is_down_and_delivers_them_in_orde
         finally:
             await relay.stop()
             await bus.close()
+    assert [orjson.loads(m.data)["id"] for m in messages] == [e.id for e in events]
+
+
+async def test_committed_events_are_handed_to_the_relay_and_published_in_order_at_once(
+    bus: EventBus, outbox: Outbox
+) -> None:
+    relay = OutboxRelay(outbox.collection, Publisher(bus), poll_seconds=60)
+    handing_over = Outbox(outbox.client, outbox.collection, on_commit=relay.hand_over)
+    relay.start()
+    try:
+        await wait_until(lambda: _outbox_empty(outbox), message="the first read done")
+        events = [await write_gadget(handing_over, f"handed over {n}") for n in range(5)]
+
+        # Within the test's deadline, far sooner than the minute-long poll.
+        await wait_until(lambda: _published(bus, len(events)), message="all published")
+        await wait_until(lambda: _outbox_empty(outbox), message="outbox emptied")
+    finally:
+        await relay.stop()
+    messages = await stream_messages(bus, "ticket.created")
     assert [orjson.loads(m.data)["id"] for m in messages] == [e.id for e in events]
 
 
@@ -135,6 +155,10 @@ async def test_request_id_travels_with_the_event(
     assert payload["userId"] == user.id
     [message] = await stream_messages(bus, "ticket.created")
     assert message.headers["X-Request-Id"] == "trace-me-42"
+
+
+async def _published(bus: EventBus, count: int) -> bool:
+    return len(await stream_messages(bus, "ticket.created")) >= count
 
 
 async def _outbox_empty(outbox: Outbox) -> bool:

@@ -112,7 +112,7 @@ async def service_context(
             )
             relay.start()
             stack.push_async_callback(relay.stop)
-            outbox = Outbox(mongo, database[OUTBOX_COLLECTION], on_commit=relay.nudge)
+            outbox = Outbox(mongo, database[OUTBOX_COLLECTION], on_commit=relay.hand_over)
         own = await stack.enter_async_context(AsyncExitStack())
         yield ServiceContext(settings, mongo, database, own, bus=bus, outbox=outbox)
 

@@ -49,7 +49,7 @@ class Outbox:
         self,
         client: AsyncMongoClient[Any],
         collection: AsyncCollection[Any],
-        on_commit: Callable[[], None] = lambda: None,
+        on_commit: Callable[[list[OutboxEntry]], None] = lambda entries: None,
     ) -> None:
         self.client = client
         self.collection = collection
@@ -59,22 +59,28 @@ class Outbox:
         """Run `work` in a transaction (retried by the driver on transient conflicts) and store
         the events it published in the same transaction."""
 
+        stored: list[OutboxEntry] = []
+
         async def attempt(session: AsyncClientSession) -> T:
             transaction = Transaction(session)
             result = await work(transaction)
-            if transaction.events:
-                await self.collection.insert_many(
-                    [outbox_entry(event) for event in transaction.events], session=session
-                )
+            stored[:] = [outbox_entry(event) for event in transaction.events]
+            if stored:
+                # insert_many adds nothing to the entries: they have their _id already.
+                await self.collection.insert_many(stored, session=session)
             return result
 
         async with self.client.start_session() as session:
             result = await session.with_transaction(attempt)
-        self._on_commit()
+        if stored:
+            self._on_commit(stored)
         return result
 
 
-def outbox_entry(event: Event) -> dict[str, Any]:
+OutboxEntry = dict[str, Any]
+
+
+def outbox_entry(event: Event) -> OutboxEntry:
     return {
         "_id": ObjectId(),  # also the event id (Nats-Msg-Id); ObjectIds sort by creation
         "subject": event.subject.value,
@@ -85,7 +91,11 @@ def outbox_entry(event: Event) -> dict[str, Any]:
 
 
 class OutboxRelay:
-    """Publishes outbox entries in the order they were written, deleting each once acked."""
+    """Publishes outbox entries in the order they were written, deleting each once acked.
+
+    Entries committed in this process are handed over as they commit and published without
+    being read back; the outbox is read for the rest (another replica's, or a failed hand-over's,
+    or a crashed process's) at start, every `poll_seconds`, and after any failure."""
 
     def __init__(
         self,
@@ -100,11 +110,13 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.batch = batch
         self._wakeup = asyncio.Event()
+        self._handed_over: list[OutboxEntry] = []
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
-    def nudge(self) -> None:
-        """Something was committed: publish now rather than at the next poll."""
+    def hand_over(self, entries: list[OutboxEntry]) -> None:
+        """These entries were just committed: publish them now, without reading them back."""
+        self._handed_over.extend(entries)
         self._wakeup.set()
 
     def start(self) -> None:
@@ -123,26 +135,32 @@ class OutboxRelay:
             self._task = None
 
     async def _run(self) -> None:
-        failures = 0
+        failures, read = 0, True  # at start: whatever an earlier process left
         while not self._stopping:
             self._wakeup.clear()
+            handed_over, self._handed_over = self._handed_over, []
             try:
-                await self.drain()
-                failures = 0
-                delay = self.poll_seconds
+                if read:
+                    await self.drain()  # which publishes what was handed over, too
+                elif handed_over:
+                    await self._publish(sorted(handed_over, key=lambda entry: entry["_id"]))
             except Exception as error:  # noqa: BLE001 - the relay must outlive any failure
-                # NATS or the database is down: keep the entries, try again with backoff.
-                failures += 1
+                # NATS or the database is down: the entries stay in the outbox, to be read
+                # back from it after a backoff.
+                failures, read = failures + 1, True
                 delay = min(0.1 * 2**failures, 5.0)
                 logger.warning("outbox relay failed", extra={"error": repr(error)})
-            with contextlib.suppress(TimeoutError):
+            else:
+                failures, read, delay = 0, False, self.poll_seconds
+                if self._handed_over:
+                    continue
+            try:
                 await asyncio.wait_for(self._wakeup.wait(), delay)
+            except TimeoutError:
+                read = True  # the periodic look at the outbox
 
     async def drain(self) -> int:
-        """Publish everything pending, a batch at a time. A batch's publishes are in flight
-        together (one connection keeps their order), then the acked ones are deleted at once;
-        on a failure the rest stay, to be published again in order (duplicates are dropped by
-        their ids)."""
+        """Publish everything in the outbox, a batch at a time, in the order it was written."""
         published = 0
         while True:
             entries = await self.collection.find(
@@ -150,26 +168,37 @@ class OutboxRelay:
             ).to_list()
             if not entries:
                 return published
-            results = await asyncio.gather(
-                *(
-                    self.publisher.publish_raw(
-                        entry["subject"],
-                        bytes(entry["data"]),
-                        event_id=str(entry["_id"]),
-                        request_id=entry.get("requestId"),
-                    )
-                    for entry in entries
-                ),
-                return_exceptions=True,
-            )
-            acked = []
-            for entry, result in zip(entries, results, strict=True):
-                if isinstance(result, BaseException):
-                    break  # keep order: nothing after a failure counts as done
-                acked.append(entry["_id"])
-            if acked:
-                await self.collection.delete_many({"_id": {"$in": acked}})
-                published += len(acked)
-            failure = next((r for r in results if isinstance(r, BaseException)), None)
-            if failure is not None:
-                raise failure
+            published += await self._publish(entries)
+
+    async def _publish(self, entries: list[OutboxEntry]) -> int:
+        """Publish `entries` in order and delete the acked ones; raise on the first failure."""
+        for start in range(0, len(entries), self.batch):
+            await self._publish_batch(entries[start : start + self.batch])
+        return len(entries)
+
+    async def _publish_batch(self, entries: list[OutboxEntry]) -> None:
+        """A batch's publishes are in flight together (one connection keeps their order), then
+        the acked ones are deleted at once; on a failure the rest stay, to be published again in
+        order (duplicates are dropped by their ids)."""
+        results = await asyncio.gather(
+            *(
+                self.publisher.publish_raw(
+                    entry["subject"],
+                    bytes(entry["data"]),
+                    event_id=str(entry["_id"]),
+                    request_id=entry.get("requestId"),
+                )
+                for entry in entries
+            ),
+            return_exceptions=True,
+        )
+        acked = []
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, BaseException):
+                break  # keep order: nothing after a failure counts as done
+            acked.append(entry["_id"])
+        if acked:
+            await self.collection.delete_many({"_id": {"$in": acked}})
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            raise failure

@@ -17,8 +17,9 @@ INVALID_CREDENTIALS = "Invalid credentials"
 @dataclass
 class AccountService:
     hasher: PasswordHasher
-    email_limiter: AttemptLimiter
-    address_limiter: AttemptLimiter
+    attempts: AttemptLimiter
+    max_failures_per_email: int
+    max_failures_per_address: int
 
     async def sign_up(self, email: str, password: str) -> User:
         async with self.hasher.pool.slot():
@@ -37,15 +38,17 @@ class AccountService:
 
     async def _sign_in(self, email: str, password: str, client_address: str) -> User:
         email_key, address_key = f"email:{email}", f"address:{client_address}"
-        await self.email_limiter.check(email_key)
-        await self.address_limiter.check(address_key)
+        failed = await self.attempts.check(
+            {email_key: self.max_failures_per_email, address_key: self.max_failures_per_address}
+        )
         user = await User.find_one(User.email == email)
         valid, rehashed = await self.hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid:
-            await self.email_limiter.record_failure(email_key)
-            await self.address_limiter.record_failure(address_key)
+            await self.attempts.record_failure(email_key, address_key)
             raise BadRequest(INVALID_CREDENTIALS)
-        await self.email_limiter.reset(email_key)
+        if email_key in failed:
+            # The account's owner got in: forgive its failures (never the address's).
+            await self.attempts.reset(email_key)
         if rehashed is not None:
             # Only if it is still the hash we verified: a concurrent change of it wins.
             await User.find_one(

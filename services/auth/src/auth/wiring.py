@@ -23,18 +23,10 @@ class Wiring:
 
 async def open_wiring(context: ServiceContext[AuthSettings]) -> Wiring:
     settings = context.settings
-    attempts = context.database["signin_attempts"]
-    email_limiter = AttemptLimiter(
-        attempts,
-        limit=settings.signin_max_failures_per_email,
-        window_seconds=settings.signin_window_seconds,
+    attempts = AttemptLimiter(
+        context.database["signin_attempts"], window_seconds=settings.signin_window_seconds
     )
-    address_limiter = AttemptLimiter(
-        attempts,
-        limit=settings.signin_max_failures_per_address,
-        window_seconds=settings.signin_window_seconds,
-    )
-    await email_limiter.ensure_indexes()
+    await attempts.ensure_indexes()
     workers = settings.password_hash_workers or usable_cpus()
     pool = BoundedPool(
         workers=workers,
@@ -44,7 +36,13 @@ async def open_wiring(context: ServiceContext[AuthSettings]) -> Wiring:
     )
     context.exit_stack.callback(pool.close)
     hasher = PasswordHasher(pool)
-    return Wiring(settings, AccountService(hasher, email_limiter, address_limiter))
+    accounts = AccountService(
+        hasher,
+        attempts,
+        max_failures_per_email=settings.signin_max_failures_per_email,
+        max_failures_per_address=settings.signin_max_failures_per_address,
+    )
+    return Wiring(settings, accounts)
 
 
 Wired = Annotated[Wiring, Depends(wiring_dependency(Wiring))]
