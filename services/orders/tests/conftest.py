@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -35,9 +36,16 @@ def list_ticket(
 ) -> Callable[..., Awaitable[dict[str, Any]]]:
     """A ticket listed in the tickets service, as orders learns of it: by its event."""
 
-    async def listed(title: str = "Concert", price: float = 20) -> dict[str, Any]:
+    async def listed(
+        title: str = "Concert", price: float = 20, starts_at: datetime | None = None
+    ) -> dict[str, Any]:
         event = TicketCreated(
-            id=str(ObjectId()), version=0, title=title, price=price, user_id="e" * 24
+            id=str(ObjectId()),
+            version=0,
+            title=title,
+            price=price,
+            user_id="e" * 24,
+            starts_at=starts_at,
         )
         await publish.publish(event)
         await wait_until(lambda: _orderable(client, event.id), message="ticket replicated")

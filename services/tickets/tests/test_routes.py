@@ -67,6 +67,12 @@ async def test_create_lists_a_ticket_and_announces_it(
         ({"title": "x", "price": "NaN"}, [("price", "Price must be greater than 0")]),
         ({"title": "x", "price": 10_000_000}, [("price", "Price must be at most 1000000")]),
         ({"title": "x" * 201, "price": 1}, [("title", "Title must be at most 200 characters")]),
+        ({"title": "x", "price": 0.001}, [("price", "Price must be in whole cents")]),
+        ({"title": "x", "price": "10.005"}, [("price", "Price must be in whole cents")]),
+        ({"title": "x", "price": 0.49}, [("price", "Price must be at least 0.50")]),
+        ({"title": "x", "price": 4.67e69}, [("price", "Price must be at most 1000000")]),
+        ({"title": "x", "price": "1e-30"}, [("price", "Price must be in whole cents")]),
+        ({"title": "x", "price": "0x10"}, [("price", "Price must be a number")]),
     ],
 )
 async def test_create_rejects_invalid_tickets(

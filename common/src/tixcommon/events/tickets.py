@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from tixcommon.events.base import EntityId, Event, Subject
 
 
@@ -11,6 +13,7 @@ class TicketCreated(Event):
     title: str
     price: float
     user_id: EntityId
+    starts_at: datetime | None = None  # when the event starts, if its seller said
 
 
 class TicketUpdated(Event):
@@ -21,4 +24,5 @@ class TicketUpdated(Event):
     title: str
     price: float
     user_id: EntityId
+    starts_at: datetime | None = None  # when the event starts, if its seller said
     order_id: EntityId | None = None

@@ -13,6 +13,7 @@ class TicketReplica(ReplicaDocument, PricedInCents):
     """The tickets service's ticket, as its events describe it."""
 
     title: str
+    starts_at: datetime | None = None
 
     class Settings:
         name = "tickets"

@@ -53,6 +53,7 @@ class TicketReplicaRepository:
                 id=ObjectId(event.id),
                 title=event.title,
                 price_cents=to_cents(event.price),
+                starts_at=event.starts_at,
                 version=event.version,
             )
         )
@@ -61,5 +62,9 @@ class TicketReplicaRepository:
         return await TicketReplica.apply_version(
             ObjectId(event.id),
             event.version,
-            {"title": event.title, "price_cents": to_cents(event.price)},
+            {
+                "title": event.title,
+                "price_cents": to_cents(event.price),
+                "starts_at": event.starts_at,
+            },
         )

@@ -31,6 +31,8 @@ from tixcommon.events import (
 from tixcommon.money import to_dollars
 
 ALREADY_RESERVED = "Ticket is already reserved"
+# A reservation that would lapse sooner than this cannot be paid for: refused as too late.
+TIME_TO_PAY = timedelta(minutes=1)
 LIVE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
 
 
@@ -54,6 +56,15 @@ class OrderService:
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise NotFound()
+        now = datetime.now(UTC)
+        expires_at = now + self.expiration_window
+        if ticket.starts_at is not None:
+            if ticket.starts_at <= now:
+                raise BadRequest("Event has already started", field="ticketId")
+            if ticket.starts_at - now < TIME_TO_PAY:
+                raise BadRequest("Event starts in less than a minute", field="ticketId")
+            # A reservation never outlives the event it is for.
+            expires_at = min(expires_at, ticket.starts_at)
         # A cheap early "no" for the losers of a race once the winner has committed; the index
         # below, not this read, is what makes the reservation atomic.
         if await self.orders.held(str(ticket_id)):
@@ -61,7 +72,7 @@ class OrderService:
         order = Order(
             user_id=buyer.id,
             status=OrderStatus.CREATED,
-            expires_at=_to_milliseconds(datetime.now(UTC) + self.expiration_window),
+            expires_at=_to_milliseconds(expires_at),
             ticket=OrderedTicket(
                 id=str(ticket.id), title=ticket.title, price_cents=ticket.price_cents
             ),

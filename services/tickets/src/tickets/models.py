@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pymongo import IndexModel
@@ -27,6 +28,9 @@ class Ticket(VersionedDocument, PricedInCents):
     user_id: str
     order_id: str | None = None
     for_sale: bool = True
+    starts_at: datetime | None = None
+    venue: str | None = None
+    description: str | None = None
 
     class Settings:
         name = "tickets"

@@ -3,6 +3,7 @@ of orders (fed by order events under the next-version rule)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -20,12 +21,13 @@ class TicketRepository:
         return await Ticket.get(ticket_id, session=session)
 
     async def for_sale(self) -> list[dict[str, Any]]:
-        """The unreserved listings, oldest first, as stored (the listing serialises them as
-        they are, without a document model per ticket)."""
+        """The unreserved listings whose event has not started, oldest first, as stored (the
+        listing serialises them as they are, without a document model per ticket)."""
+        not_started = {"$or": [{"starts_at": None}, {"starts_at": {"$gt": datetime.now(UTC)}}]}
         # Hinted: the index is the answer, in order; planning the query among the collection's
         # indexes on every call cost a third of it on the database we test on.
         cursor = Ticket.get_pymongo_collection().find(
-            {"for_sale": True}, sort=[("_id", 1)], hint=FOR_SALE_LISTING
+            {"for_sale": True, **not_started}, sort=[("_id", 1)], hint=FOR_SALE_LISTING
         )
         documents: list[dict[str, Any]] = await cursor.to_list()
         return documents
@@ -41,9 +43,9 @@ class TicketRepository:
     # this copy was read (else VersionConflict).
 
     async def edit(
-        self, ticket: Ticket, title: str, price_cents: int, *, session: Session = None
+        self, ticket: Ticket, changes: dict[str, Any], *, session: Session = None
     ) -> Ticket:
-        changes = {"title": title, "price_cents": price_cents}
+        """`changes`: the seller's fields, `None` for an event field to clear."""
         return await ticket.compare_and_set(changes, session=session)
 
     async def reserve(self, ticket: Ticket, order_id: str, *, session: Session = None) -> Ticket:

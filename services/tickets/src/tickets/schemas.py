@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-import math
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
 from tickets.models import Ticket, TicketStatus
 from tixcommon.money import stored_cents, to_cents, to_dollars
 
 TITLE_MAX = 200
+VENUE_MAX = 200
+DESCRIPTION_MAX = 2_000
+PRICE_MIN = Decimal("0.50")  # the smallest amount the payment provider charges in USD
 PRICE_MAX = 1_000_000
 
 
@@ -28,26 +40,81 @@ def _price(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("Price must be a number")
     try:
-        number = float(value.strip() if isinstance(value, str) else value)
-    except ValueError:
+        # A float by its shortest repr, what the JSON said (0.1, not its binary value).
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
         raise ValueError("Price must be a number") from None
-    if not math.isfinite(number) or number <= 0:
+    if not number.is_finite() or number <= 0:
         raise ValueError("Price must be greater than 0")
+    # The bound first: quantizing a number beyond Decimal's precision is an error of its own.
     if number > PRICE_MAX:
         raise ValueError(f"Price must be at most {PRICE_MAX}")
-    # Prices are money: kept in whole cents.
-    return round(number, 2)
+    if number != number.quantize(Decimal("0.01")):
+        raise ValueError("Price must be in whole cents")
+    if number < PRICE_MIN:
+        raise ValueError(f"Price must be at least {PRICE_MIN}")
+    return float(number)
+
+
+_AWARE_DATETIME = TypeAdapter(AwareDatetime)
+
+
+def _starts_at(value: object) -> datetime:
+    invalid = ValueError("Start time must be an ISO 8601 date-time with a UTC offset")
+    if not isinstance(value, str | datetime):
+        raise invalid  # a number would be read as seconds since 1970
+    try:
+        value = _AWARE_DATETIME.validate_python(value)
+    except ValidationError:
+        raise invalid from None
+    if value <= datetime.now(UTC):
+        raise ValueError("Start time must be in the future")
+    # Kept in UTC to the millisecond, as MongoDB keeps it: what a POST answers is what a GET will.
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _venue(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("Venue must not be blank")
+    if len(value) > VENUE_MAX:
+        raise ValueError(f"Venue must be at most {VENUE_MAX} characters")
+    return value
+
+
+def _description(value: str) -> str:
+    if len(value) > DESCRIPTION_MAX:
+        raise ValueError(f"Description must be at most {DESCRIPTION_MAX} characters")
+    return value
+
+
+StartsAt = Annotated[datetime, BeforeValidator(_starts_at)]
+Venue = Annotated[str, AfterValidator(_venue)]
+Description = Annotated[str, AfterValidator(_description)]
+
+EVENT_FIELDS = ("starts_at", "venue", "description")
 
 
 class TicketIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """A listing as a seller sends it. The event fields are optional; on an edit, a field left
+    out keeps its stored value and `null` clears it (`event_changes`)."""
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
 
     title: Annotated[str, AfterValidator(_title)]
     price: Annotated[float, BeforeValidator(_price)]
+    starts_at: StartsAt | None = None
+    venue: Venue | None = None
+    description: Description | None = None
 
     @property
     def price_cents(self) -> int:
         return to_cents(self.price)
+
+    def event_changes(self) -> dict[str, Any]:
+        """The event fields the request sent, `None` for a field to clear."""
+        return {name: getattr(self, name) for name in EVENT_FIELDS if name in self.model_fields_set}
 
 
 class TicketOut(BaseModel):
@@ -60,6 +127,9 @@ class TicketOut(BaseModel):
     version: int
     order_id: str | None = None
     status: TicketStatus = TicketStatus.AVAILABLE
+    starts_at: datetime | None = None
+    venue: str | None = None
+    description: str | None = None
 
     @classmethod
     def of(cls, ticket: Ticket, status: TicketStatus | None = None) -> TicketOut:
@@ -70,6 +140,9 @@ class TicketOut(BaseModel):
             user_id=ticket.user_id,
             version=ticket.version,
             order_id=ticket.order_id,
+            starts_at=ticket.starts_at,
+            venue=ticket.venue,
+            description=ticket.description,
             status=status
             or (TicketStatus.AVAILABLE if ticket.order_id is None else TicketStatus.RESERVED),
         )
@@ -91,6 +164,9 @@ def listing_json(documents: list[dict[str, Any]]) -> bytes:
                 "user_id": document["user_id"],
                 "version": document["version"],
                 "order_id": document.get("order_id"),
+                "starts_at": document.get("starts_at"),
+                "venue": document.get("venue"),
+                "description": document.get("description"),
             }
             for document in documents
         ]

@@ -32,6 +32,7 @@ def ticket_created(ticket: Ticket) -> TicketCreated:
         title=ticket.title,
         price=to_dollars(ticket.price_cents),
         user_id=ticket.user_id,
+        starts_at=ticket.starts_at,
     )
 
 
@@ -76,7 +77,12 @@ class TicketService:
         }
 
     async def create(self, seller: UserClaims, data: TicketIn) -> Ticket:
-        ticket = Ticket(title=data.title, price_cents=data.price_cents, user_id=seller.id)
+        ticket = Ticket(
+            title=data.title,
+            price_cents=data.price_cents,
+            user_id=seller.id,
+            **data.event_changes(),
+        )
 
         async def work(tx: Transaction) -> None:
             await self.tickets.add(ticket, session=tx.session)
@@ -95,9 +101,12 @@ class TicketService:
                 raise NotAuthorized()
 
             async def work(tx: Transaction) -> Ticket:
-                updated = await self.tickets.edit(
-                    ticket, data.title, data.price_cents, session=tx.session
-                )
+                changes = {
+                    "title": data.title,
+                    "price_cents": data.price_cents,
+                    **data.event_changes(),
+                }
+                updated = await self.tickets.edit(ticket, changes, session=tx.session)
                 tx.publish(ticket_updated(updated))
                 return updated
 
