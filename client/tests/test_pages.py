@@ -4,12 +4,16 @@ JavaScript sees it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from client_support import Visitor
 
 from tixtest import free_port, serve_app
 from tixtest.stack import RunningStack, eventually
 from webclient.app import create_app
+from webclient.pages.tickets import purchase_block
+from webclient.schemas import Ticket
 from webclient.settings import ClientSettings
 
 MakeVisitor = Callable[[], Visitor]
@@ -169,6 +173,50 @@ def test_new_ticket_shows_validation_errors_then_lists_it(visitors: MakeVisitor)
     assert "Jazz trio" in page.text
     assert "buy your own ticket" in page.text
     assert "Edit this listing" in page.text
+
+
+def test_a_listing_with_its_event_shows_when_and_where_on_its_card_and_page(
+    visitors: MakeVisitor,
+) -> None:
+    seller = visitors().sign_up()
+    title = "Supercalifragilisticexpialidocious" * 2
+
+    invalid = seller.submit(
+        "/tickets/new",
+        {"title": title, "price": "0.001", "startsAt": "2001-01-01T20:00", "venue": "Hall"},
+    )
+    listed = seller.submit(
+        "/tickets/new",
+        {
+            "title": title,
+            "price": "25",
+            "startsAt": "2099-03-14T19:30",
+            "venue": "Royal Albert Hall",
+            "description": "Doors at 7.\n<script>alert(1)</script>",
+        },
+    )
+
+    assert invalid.status_code == 400
+    assert 'id="price-error">Price must be in whole cents' in invalid.text
+    assert 'id="startsAt-error">Start time must be in the future' in invalid.text
+    assert 'value="Hall"' in invalid.text  # what was typed is kept
+    page = seller.get(listed.headers["location"]).text
+    home = visitors().get("/").text
+    for shown in (page, home):
+        assert "Sat 14 Mar 2099, 19:30 UTC" in shown
+        assert "Royal Albert Hall" in shown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page
+    ticket_id = listed.headers["location"].split("/")[2].split("?")[0]
+    edit = seller.get(f"/tickets/{ticket_id}/edit").text
+    assert 'value="2099-03-14T19:30"' in edit
+    cleared = seller.submit(
+        f"/tickets/{ticket_id}/edit", {"title": "Renamed", "price": "25", "startsAt": ""}
+    )
+    assert cleared.status_code == 303
+    after = seller.get(f"/tickets/{ticket_id}").text
+    assert "UTC" not in after
+    assert "Royal Albert Hall" not in after
 
 
 def test_ticket_page_offers_purchase_to_others_and_sign_in_to_visitors(
@@ -337,3 +385,16 @@ async def test_backend_down_shows_a_page_not_a_trace() -> None:
     assert "not answering right now" in page.text
     assert "Traceback" not in page.text
     assert signin.status_code == 200  # pages that need no backend still work
+
+
+def test_a_started_event_says_it_can_no_longer_be_bought() -> None:
+    started = Ticket(
+        id="a" * 24, title="Matinee", price=Decimal(10), user_id="b" * 24, version=0,
+        starts_at=datetime.now(UTC) - timedelta(minutes=1),
+    )  # fmt: skip
+    later = started.model_copy(update={"starts_at": datetime.now(UTC) + timedelta(days=1)})
+
+    assert purchase_block(started, None) == (
+        "This event has started: the ticket can no longer be bought."
+    )
+    assert purchase_block(later, None) is None

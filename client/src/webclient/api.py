@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tixcommon.http_client import shared_http_client
 from tixcommon.route_table import service_for
-from webclient.schemas import CurrentUser, FieldError, Order, Ticket
+from webclient.schemas import CurrentUser, FieldError, Order, Ticket, TicketForm
 from webclient.settings import ClientSettings
 
 SESSION_COOKIE = "session"
@@ -118,12 +118,12 @@ class ApiSession:
     async def ticket(self, ticket_id: str) -> Ticket:
         return Ticket.model_validate(await self.call("GET", f"/api/tickets/{ticket_id}"))
 
-    async def create_ticket(self, title: str, price: str) -> Ticket:
-        body = {"title": title, "price": price}
+    async def create_ticket(self, form: TicketForm) -> Ticket:
+        body = form.body(clearing=False)
         return Ticket.model_validate(await self.call("POST", "/api/tickets", body))
 
-    async def update_ticket(self, ticket_id: str, title: str, price: str) -> Ticket:
-        body = {"title": title, "price": price}
+    async def update_ticket(self, ticket_id: str, form: TicketForm) -> Ticket:
+        body = form.body(clearing=True)
         return Ticket.model_validate(await self.call("PUT", f"/api/tickets/{ticket_id}", body))
 
     async def orders(self) -> list[Order]:

@@ -41,6 +41,11 @@ def money(price: Decimal) -> str:
     return f"${price:,.2f}"
 
 
+def when(moment: datetime) -> str:
+    """An event's start, unambiguous wherever it is read: in UTC, and saying so."""
+    return moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
+
+
 def remaining(expires_at: datetime) -> str:
     seconds = int((expires_at - datetime.now(UTC)).total_seconds())
     if seconds <= 0:
@@ -69,7 +74,7 @@ class Pages:
             stripe_js_url=settings.stripe_js_url,
             stripe_key=settings.stripe_publishable_key,
         )
-        env.filters.update(money=money, remaining=remaining)
+        env.filters.update(money=money, remaining=remaining, when=when)
 
     def render(
         self,

@@ -3,7 +3,7 @@ are read as Decimal: the dollars the API sent, exactly, with no binary rounding 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -28,6 +28,52 @@ class Ticket(ApiModel):
     version: int
     order_id: str | None = None
     status: Literal["available", "reserved", "sold"] = "available"
+    starts_at: datetime | None = None
+    venue: str | None = None
+    description: str | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.starts_at is not None and self.starts_at <= datetime.now(UTC)
+
+
+class TicketForm(BaseModel):
+    """The sell and edit forms as typed. The start time is the browser's date-time input,
+    read as UTC (the form says so), which is how every page shows it."""
+
+    title: str = ""
+    price: str = ""
+    starts_at: str = ""
+    venue: str = ""
+    description: str = ""
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketForm:
+        return cls(
+            title=ticket.title,
+            price=f"{ticket.price:.2f}",
+            starts_at=ticket.starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+            if ticket.starts_at
+            else "",
+            venue=ticket.venue or "",
+            description=ticket.description or "",
+        )
+
+    def body(self, *, clearing: bool) -> dict[str, str | None]:
+        """The API's body: an empty event field is left out of a new listing, and cleared
+        (`null`) on an edit."""
+        body: dict[str, str | None] = {"title": self.title, "price": self.price}
+        starts_at = self.starts_at.strip()
+        for key, value in (
+            ("startsAt", f"{starts_at}Z" if starts_at else ""),
+            ("venue", self.venue.strip()),
+            ("description", self.description.strip()),
+        ):
+            if value:
+                body[key] = value
+            elif clearing:
+                body[key] = None
+        return body
 
 
 class OrderTicket(ApiModel):

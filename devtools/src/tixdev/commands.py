@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,24 @@ def status() -> int:
     return 0 if healthy else 1
 
 
+# Title, price, days from now until the event, its venue.
 DEMO_TICKETS = [
-    ("Jazz night at the Blue Room", 35),
-    ("Indie rock festival, Saturday pass", 89.5),
-    ("Symphony No. 9, balcony", 62),
-    ("Stand-up comedy special", 25),
-    ("Tech conference, full pass", 299),
+    ("Jazz night at the Blue Room", 35, 6, "The Blue Room, Chicago"),
+    ("Indie rock festival, Saturday pass", 89.5, 24, "Riverside Park, Austin"),
+    ("Symphony No. 9, balcony", 62, 41, "Symphony Hall, Boston"),
+    ("Stand-up comedy special", 25, 13, "The Comedy Cellar, New York"),
+    ("Tech conference, full pass", 299, 75, "Moscone Center, San Francisco"),
 ]
+
+
+def _demo_ticket(title: str, price: float, days: int, venue: str) -> dict[str, Any]:
+    starts = datetime.now(UTC).replace(hour=19, minute=30, second=0, microsecond=0)
+    return {
+        "title": title,
+        "price": price,
+        "startsAt": (starts + timedelta(days=days)).isoformat(),
+        "venue": venue,
+    }
 
 
 def data_dir() -> Path:
@@ -77,8 +89,8 @@ def seed() -> int:
             "/api/users/signin", json={"email": "seller@tixvibe.dev", "password": password}
         )
         signin.raise_for_status()
-        for title, price in DEMO_TICKETS:
-            seller.post("/api/tickets", json={"title": title, "price": price}).raise_for_status()
+        for ticket in DEMO_TICKETS:
+            seller.post("/api/tickets", json=_demo_ticket(*ticket)).raise_for_status()
     print(  # noqa: T201
         f"seeded {len(DEMO_TICKETS)} tickets; sign in as seller@tixvibe.dev or "
         f"buyer@tixvibe.dev with password {password!r} at {gateway}"

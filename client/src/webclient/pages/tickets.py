@@ -5,16 +5,31 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from webclient.api import ApiError
 from webclient.dependencies import Api, Render, SignedIn
-from webclient.schemas import CurrentUser, Ticket
+from webclient.schemas import CurrentUser, Ticket, TicketForm
 
 router = APIRouter()
 
 FormText = Annotated[str, Form()]
+
+
+def ticket_form(
+    title: FormText = "",
+    price: FormText = "",
+    starts_at: Annotated[str, Form(alias="startsAt")] = "",
+    venue: FormText = "",
+    description: FormText = "",
+) -> TicketForm:
+    return TicketForm(
+        title=title, price=price, starts_at=starts_at, venue=venue, description=description
+    )
+
+
+PostedTicket = Annotated[TicketForm, Depends(ticket_form)]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -30,8 +45,7 @@ def _form_page(
     render: Render,
     user: CurrentUser,
     *,
-    title: str,
-    price: str,
+    form: TicketForm,
     ticket: Ticket | None = None,
     error: ApiError | None = None,
     general: list[str] | None = None,
@@ -41,7 +55,7 @@ def _form_page(
         "title": "Sell a ticket" if ticket is None else f"Edit {ticket.title}",
         "action": "create" if ticket is None else "edit",
         "ticket": ticket,
-        "form": {"title": title, "price": price},
+        "form": form,
         "errors": error.by_field if error else {},
         "general": error.general if error else general or [],
     }
@@ -51,7 +65,7 @@ def _form_page(
 
 @router.get("/tickets/new", response_class=HTMLResponse)
 async def new_ticket(request: Request, render: Render, user: SignedIn) -> Response:
-    return _form_page(request, render, user, title="", price="")
+    return _form_page(request, render, user, form=TicketForm())
 
 
 @router.post("/tickets/new", response_class=HTMLResponse)
@@ -60,13 +74,12 @@ async def create_ticket(
     render: Render,
     api: Api,
     user: SignedIn,
-    title: FormText = "",
-    price: FormText = "",
+    form: PostedTicket,
 ) -> Response:
     try:
-        ticket = await api.create_ticket(title, price)
+        ticket = await api.create_ticket(form)
     except ApiError as error:
-        return _form_page(request, render, user, title=title, price=price, error=error)
+        return _form_page(request, render, user, form=form, error=error)
     return RedirectResponse(f"/tickets/{ticket.id}?listed=1", status_code=303)
 
 
@@ -80,6 +93,8 @@ async def my_tickets(request: Request, render: Render, api: Api, user: SignedIn)
 
 def purchase_block(ticket: Ticket, user: CurrentUser | None) -> str | None:
     """Why this user cannot buy this ticket now, or None when they can."""
+    if ticket.started:
+        return "This event has started: the ticket can no longer be bought."
     if ticket.status == "sold":
         return "This ticket has been sold."
     if ticket.status == "reserved":
@@ -150,8 +165,7 @@ async def edit_ticket(
         request,
         render,
         user,
-        title=ticket.title,
-        price=f"{ticket.price:.2f}",
+        form=TicketForm.of(ticket),
         ticket=ticket,
         general=["A reserved or sold ticket can't be edited."] if ticket.order_id else None,
     )
@@ -164,14 +178,11 @@ async def update_ticket(
     api: Api,
     user: SignedIn,
     ticket_id: str,
-    title: FormText = "",
-    price: FormText = "",
+    form: PostedTicket,
 ) -> Response:
     ticket = await _owned(api, user, ticket_id)
     try:
-        await api.update_ticket(ticket_id, title, price)
+        await api.update_ticket(ticket_id, form)
     except ApiError as error:
-        return _form_page(
-            request, render, user, title=title, price=price, ticket=ticket, error=error
-        )
+        return _form_page(request, render, user, form=form, ticket=ticket, error=error)
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
