@@ -34,6 +34,7 @@ from bench.report import Figure, p50, p99, table
 from bench.saga import expiration_lateness, lateness_figures, payment_to_complete
 from bench.stack import RunningService, Stack, resident_mib, running_floor, running_services
 from bench.tickets_orders import contention, cookie, propagation
+from tickets.models import listing_fields
 from tixcommon.bus import EventBus
 from tixcommon.cpu import usable_cpus
 from tixtest import consumers_idle, wait_until
@@ -67,13 +68,14 @@ async def seed_listing(stack: Stack, count: int) -> None:
         await collection.insert_many(
             [
                 {
-                    "_id": ObjectId(),
+                    "_id": (ticket_id := ObjectId()),
                     "title": f"Show {n}",
                     "price_cents": 1050 + 100 * n,
                     "user_id": seller,
                     "version": 0,
                     "order_id": None,
                     "for_sale": True,
+                    **listing_fields(ticket_id, title=f"Show {n}", price_cents=1050 + 100 * n),
                 }
                 for n in range(count)
             ]

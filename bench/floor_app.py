@@ -7,6 +7,7 @@ way (uvicorn, one process) so the ratio shows what our code costs.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,9 +49,11 @@ async def bare() -> dict[str, None]:
 async def tickets(request: Request) -> Response:
     """The listing's query with raw PyMongo, serialised by orjson (the floor of GET
     /api/tickets)."""
-    # The best raw query for the same answer: the listing's own index, hinted, in its order.
+    # The same answer, the least way: the listing's first page (newest first, events not yet
+    # started, one more than the page to know whether there is a next).
+    not_started = f"{int(time.time() * 1000):013d}"
     cursor = request.app.state.tickets.find(
-        {"for_sale": True}, sort=[("_id", 1)], hint="for_sale_listing"
+        {"for_sale": True, "starts_key": {"$gt": not_started}}, sort=[("_id", -1)], limit=51
     )
     listing = [
         {
@@ -62,7 +65,7 @@ async def tickets(request: Request) -> Response:
             "status": "available",
         }
         async for doc in cursor
-    ]
+    ][:50]
     return Response(orjson.dumps(listing), media_type="application/json")
 
 

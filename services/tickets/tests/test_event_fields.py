@@ -9,7 +9,7 @@ import httpx
 import pytest
 from bson import ObjectId
 
-from tickets.models import Ticket
+from tickets.models import Ticket, starts_key
 from tixcommon.bus import EventBus
 from tixtest import SignedInUser, stream_messages, wait_for_event
 
@@ -171,9 +171,10 @@ async def test_a_listing_whose_event_has_started_is_left_out_of_the_listing_but_
     )  # fmt: skip
     started = soon.json()
     # Time passes: the event starts (written as the clock would leave it).
+    past = datetime.now(UTC) - timedelta(minutes=1)
     await Ticket.get_pymongo_collection().update_one(
         {"_id": ObjectId(started["id"])},
-        {"$set": {"starts_at": datetime.now(UTC) - timedelta(minutes=1)}},
+        {"$set": {"starts_at": past, "starts_key": f"{starts_key(past)}{started['id']}"}},
     )
 
     listing = (await client.get(TICKETS)).json()

@@ -96,7 +96,7 @@ async def test_list_is_empty_at_first(client: httpx.AsyncClient) -> None:
     assert (response.status_code, response.json()) == (200, [])
 
 
-async def test_list_shows_tickets_for_sale_oldest_first(
+async def test_list_shows_tickets_for_sale_newest_first(
     client: httpx.AsyncClient, seller: SignedInUser
 ) -> None:
     for title in ("a", "b", "c"):
@@ -104,7 +104,7 @@ async def test_list_shows_tickets_for_sale_oldest_first(
 
     response = await client.get(TICKETS + "/")
 
-    assert [ticket["title"] for ticket in response.json()] == ["a", "b", "c"]
+    assert [ticket["title"] for ticket in response.json()] == ["c", "b", "a"]
 
 
 async def test_show_returns_the_ticket(
@@ -177,8 +177,8 @@ async def test_tickets_stored_by_an_older_release_show_list_and_edit_the_same(
     bus: EventBus,
 ) -> None:
     """An upgrade over existing data: listings stored before prices were kept in cents (`price`
-    in dollars) and before `for_sale` existed show, list and edit as before; their next version
-    is stored in cents."""
+    in dollars), before `for_sale` and before the listing's keys existed show, list and edit as
+    before; their next version is stored in cents."""
     stored = mongo[database_name]["tickets"]
     older = {"title": "Older", "price": 12.5, "user_id": seller.id, "order_id": None, "version": 0}
     held = {**older, "title": "Held", "order_id": "d" * 24}
@@ -190,6 +190,10 @@ async def test_tickets_stored_by_an_older_release_show_list_and_edit_the_same(
         listed = {t["id"]: t for t in (await client.get(TICKETS)).json()}
         assert shown["price"] == 12.5
         assert listed == {ticket_id: shown}
+        # Given the listing's keys at start: found by search and by each sort.
+        for sort in ("price", "startsAt", "-price"):
+            found = await client.get(TICKETS, params={"q": "OLDER", "sort": sort})
+            assert [t["id"] for t in found.json()] == [ticket_id]
         assert (await client.get(f"{TICKETS}/{held_id}")).json()["status"] == "reserved"
 
         edited = await client.put(

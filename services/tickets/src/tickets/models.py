@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from bson import ObjectId
 from pymongo import IndexModel
 
 from tixcommon.db import ReplicaDocument, VersionedDocument
@@ -10,6 +13,25 @@ from tixcommon.events import OrderStatus
 from tixcommon.money import PricedInCents
 
 FOR_SALE_LISTING = "for_sale_listing"
+UNDATED = "9" * 13  # sorts after every start in milliseconds: tickets without a date come last
+FOR_SALE = {"for_sale": True}
+_WORD = re.compile(r"\w+")
+
+
+def starts_key(starts_at: datetime | None) -> str:
+    """A start as the listing orders it: milliseconds since 1970, fixed width."""
+    if starts_at is None:
+        return UNDATED
+    return f"{int(starts_at.timestamp() * 1000):013d}"
+
+
+def search_terms(*texts: str | None) -> list[str]:
+    """The words a ticket is found by: case-folded runs of letters and digits, each once."""
+    words: dict[str, None] = {}
+    for text in texts:
+        for word in _WORD.findall((text or "").casefold()):
+            words[word] = None
+    return list(words)
 
 
 class TicketStatus(StrEnum):
@@ -31,6 +53,17 @@ class Ticket(VersionedDocument, PricedInCents):
     starts_at: datetime | None = None
     venue: str | None = None
     description: str | None = None
+    # Kept by `listing_fields` on every change, for the listing's keyset pages and search.
+    price_key: str = ""
+    starts_key: str = ""
+    terms: list[str] = []
+
+    def listing_fields(self) -> dict[str, Any]:
+        assert self.id is not None
+        return listing_fields(
+            self.id, title=self.title, price_cents=self.price_cents, starts_at=self.starts_at,
+            venue=self.venue, description=self.description,
+        )  # fmt: skip
 
     class Settings:
         name = "tickets"
@@ -38,11 +71,32 @@ class Ticket(VersionedDocument, PricedInCents):
             # The listing: only the tickets for sale, already in listing order. A partial index
             # keyed by the sort key is one interval scanned in order (no in-memory sort, here
             # or on MongoDB); `order_id: null` matched missing fields too and was sorted after.
-            IndexModel(
-                [("_id", 1)], name=FOR_SALE_LISTING, partialFilterExpression={"for_sale": True}
+            IndexModel([("_id", 1)], name=FOR_SALE_LISTING, partialFilterExpression=FOR_SALE),
+            # One key per sort, the id folded in so that each is a total order a page can
+            # start after: a single key is one interval on any MongoDB-wire server.
+            *(
+                IndexModel([(key, 1)], name=f"for_sale_by_{key}", partialFilterExpression=FOR_SALE)
+                for key in ("price_key", "starts_key", "terms")
             ),
             IndexModel([("user_id", 1), ("_id", -1)], name="seller_listing"),
         ]
+
+
+def listing_fields(
+    ticket_id: ObjectId,
+    *,
+    title: str,
+    price_cents: int,
+    starts_at: datetime | None = None,
+    venue: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """What the listing sorts and searches a ticket by, from what its seller said."""
+    return {
+        "price_key": f"{price_cents:010d}{ticket_id}",
+        "starts_key": f"{starts_key(starts_at)}{ticket_id}",
+        "terms": search_terms(title, venue, description),
+    }
 
 
 class OrderReplica(ReplicaDocument):

@@ -3,13 +3,20 @@ of orders (fed by order events under the next-version rule)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from tickets.models import FOR_SALE_LISTING, OrderReplica, Ticket
+from tickets.models import (
+    FOR_SALE,
+    UNDATED,
+    OrderReplica,
+    Ticket,
+    starts_key,
+)
+from tickets.schemas import ListingQuery, ListingSort
 from tixcommon.db import ApplyResult
 from tixcommon.events import OrderCreated, OrderStatus
 
@@ -20,15 +27,32 @@ class TicketRepository:
     async def get(self, ticket_id: ObjectId, *, session: Session = None) -> Ticket | None:
         return await Ticket.get(ticket_id, session=session)
 
-    async def for_sale(self) -> list[dict[str, Any]]:
-        """The unreserved listings whose event has not started, oldest first, as stored (the
-        listing serialises them as they are, without a document model per ticket)."""
-        not_started = {"$or": [{"starts_at": None}, {"starts_at": {"$gt": datetime.now(UTC)}}]}
-        # Hinted: the index is the answer, in order; planning the query among the collection's
-        # indexes on every call cost a third of it on the database we test on.
-        cursor = Ticket.get_pymongo_collection().find(
-            {"for_sale": True, **not_started}, sort=[("_id", 1)], hint=FOR_SALE_LISTING
-        )
+    async def listing_page(
+        self, search: ListingQuery, *, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` tickets for sale matching `search`, in its order, after the key
+        `after`, as stored (the listing serialises them as they are)."""
+        key, direction = SORT_KEYS[search.sort]
+        bounds = _Bounds()
+        bounds.above("starts_key", starts_key(datetime.now(UTC)))  # not started yet
+        if search.min_price is not None:
+            bounds.above("price_key", f"{search.min_price:010d}", inclusive=True)
+        if search.max_price is not None:
+            bounds.below("price_key", f"{search.max_price + 1:010d}")
+        if search.starts_from is not None or search.starts_to is not None:
+            bounds.below("starts_key", UNDATED)  # a date range leaves out the undated
+            if search.starts_from is not None:
+                bounds.above("starts_key", starts_key(search.starts_from), inclusive=True)
+            if search.starts_to is not None:
+                end = search.starts_to + timedelta(milliseconds=1)
+                bounds.below("starts_key", starts_key(end))
+        if after is not None:
+            value: Any = ObjectId(after) if key == "_id" else after
+            (bounds.above if direction == 1 else bounds.below)(key, value)
+        query: dict[str, Any] = {**FOR_SALE, **bounds.query()}
+        if search.words:
+            query["terms"] = {"$all": search.words}
+        cursor = Ticket.get_pymongo_collection().find(query, sort=[(key, direction)], limit=limit)
         documents: list[dict[str, Any]] = await cursor.to_list()
         return documents
 
@@ -46,7 +70,8 @@ class TicketRepository:
         self, ticket: Ticket, changes: dict[str, Any], *, session: Session = None
     ) -> Ticket:
         """`changes`: the seller's fields, `None` for an event field to clear."""
-        return await ticket.compare_and_set(changes, session=session)
+        edited = ticket.model_copy(update=changes)
+        return await ticket.compare_and_set({**changes, **edited.listing_fields()}, session=session)
 
     async def reserve(self, ticket: Ticket, order_id: str, *, session: Session = None) -> Ticket:
         changes = {"order_id": order_id, "for_sale": False}
@@ -57,8 +82,9 @@ class TicketRepository:
         return await ticket.compare_and_set(changes, session=session)
 
     async def mark_listings(self) -> int:
-        """Give `for_sale` to tickets stored before it existed (at start, before any request:
-        idempotent, so replicas starting together agree). How many were marked."""
+        """Give `for_sale` and the listing's keys to tickets stored before they existed (at
+        start, before any request: idempotent, so replicas starting together agree). How many
+        were marked."""
         tickets = Ticket.get_pymongo_collection()
         marked = 0
         for held, for_sale in (({"$eq": None}, True), ({"$ne": None}, False)):
@@ -67,7 +93,47 @@ class TicketRepository:
                 {"$set": {"for_sale": for_sale}},
             )
             marked += result.modified_count
+        # And the listing's keys to tickets stored before pages and search existed.
+        async for document in tickets.find({"price_key": {"$exists": False}}):
+            ticket = Ticket.model_validate(document)
+            await tickets.update_one({"_id": ticket.id}, {"$set": ticket.listing_fields()})
+            marked += 1
         return marked
+
+
+# What each sort orders by (a key that is a total order: the id is part of it), and which way.
+SORT_KEYS: dict[ListingSort, tuple[str, int]] = {
+    ListingSort.NEWEST: ("_id", -1),
+    ListingSort.STARTS_AT: ("starts_key", 1),
+    ListingSort.PRICE: ("price_key", 1),
+    ListingSort.PRICE_DESCENDING: ("price_key", -1),
+}
+
+
+class _Bounds:
+    """The tightest lower and upper bound asked of each field, as one query."""
+
+    def __init__(self) -> None:
+        self._low: dict[str, tuple[Any, bool]] = {}
+        self._high: dict[str, tuple[Any, bool]] = {}
+
+    def above(self, field: str, value: Any, *, inclusive: bool = False) -> None:
+        current = self._low.get(field)
+        if current is None or (value, not inclusive) > (current[0], not current[1]):
+            self._low[field] = (value, inclusive)
+
+    def below(self, field: str, value: Any, *, inclusive: bool = False) -> None:
+        current = self._high.get(field)
+        if current is None or (value, inclusive) < (current[0], current[1]):
+            self._high[field] = (value, inclusive)
+
+    def query(self) -> dict[str, dict[str, Any]]:
+        query: dict[str, dict[str, Any]] = {}
+        for field, (value, inclusive) in self._low.items():
+            query.setdefault(field, {})["$gte" if inclusive else "$gt"] = value
+        for field, (value, inclusive) in self._high.items():
+            query.setdefault(field, {})["$lte" if inclusive else "$lt"] = value
+        return query
 
 
 class OrderReplicaRepository:

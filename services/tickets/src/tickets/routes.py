@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import Response, status
+from typing import Annotated
 
-from tickets.schemas import TicketIn, TicketOut, listing_json
+from fastapi import Query, Request, Response, status
+
+from tickets.schemas import ListingQuery, TicketIn, TicketOut, listing_json
 from tickets.wiring import Tickets
 from tixcommon.auth import RequireUser
 from tixcommon.db import parse_object_id
@@ -19,8 +21,16 @@ async def create_ticket(user: RequireUser, body: TicketIn, tickets: Tickets) -> 
 
 
 @router.get("", response_model=list[TicketOut], response_model_exclude_none=True)
-async def list_tickets(tickets: Tickets) -> Response:
-    return Response(listing_json(await tickets.list_for_sale()), media_type="application/json")
+async def list_tickets(
+    request: Request, query: Annotated[ListingQuery, Query()], tickets: Tickets
+) -> Response:
+    page, next_cursor = await tickets.listing(query)
+    response = Response(listing_json(page), media_type="application/json")
+    if next_cursor is not None:
+        # Relative (RFC 8288 allows a reference): right behind any router, whatever its host.
+        next_url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
+    return response
 
 
 # Declared before /{ticket_id}, which would take "mine" for a malformed id.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -12,12 +13,15 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from tickets.models import Ticket, TicketStatus
+from tickets.models import Ticket, TicketStatus, search_terms
 from tixcommon.money import stored_cents, to_cents, to_dollars
 
 TITLE_MAX = 200
@@ -115,6 +119,100 @@ class TicketIn(BaseModel):
     def event_changes(self) -> dict[str, Any]:
         """The event fields the request sent, `None` for a field to clear."""
         return {name: getattr(self, name) for name in EVENT_FIELDS if name in self.model_fields_set}
+
+
+LIMIT_DEFAULT, LIMIT_MAX = 50, 100
+
+
+class ListingSort(StrEnum):
+    NEWEST = "newest"
+    STARTS_AT = "startsAt"
+    PRICE = "price"
+    PRICE_DESCENDING = "-price"
+
+
+_PARAMETERS = {
+    "min_price": "minPrice",
+    "max_price": "maxPrice",
+    "starts_from": "from",
+    "starts_to": "to",
+}
+
+
+def _dollars_bound(value: object, info: ValidationInfo) -> int:
+    """A price bound in dollars, as whole cents (a bound may be any amount: 10.5 or 0)."""
+    invalid = ValueError(
+        f"{_PARAMETERS[str(info.field_name)]} must be a number of dollars, 0 or more"
+    )
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise invalid from None
+    if not number.is_finite() or number < 0:
+        raise invalid
+    return to_cents(min(number, Decimal(PRICE_MAX)))
+
+
+PriceBound = BeforeValidator(_dollars_bound)
+
+
+def _moment(edge: str) -> Any:
+    invalid = f"{edge} must be an ISO 8601 date-time with a UTC offset, or a date"
+
+    def parse(value: object) -> datetime:
+        """An ISO 8601 date-time with its offset, or a date (its first or last moment, UTC)."""
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(invalid) from None
+        if len(text) == 10:  # a date alone
+            moment = moment.replace(tzinfo=UTC)
+            return moment if edge == "from" else moment.replace(hour=23, minute=59, second=59)
+        if moment.tzinfo is None:
+            raise ValueError(invalid)
+        return moment.astimezone(UTC)
+
+    return BeforeValidator(parse)
+
+
+class ListingQuery(BaseModel):
+    """`GET /api/tickets`'s query: what to find, in which order, and where this page starts."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    q: str | None = None
+    min_price: Annotated[int | None, BeforeValidator(_dollars_bound)] = Field(
+        None, alias="minPrice"
+    )
+    max_price: Annotated[int | None, BeforeValidator(_dollars_bound)] = Field(
+        None, alias="maxPrice"
+    )
+    starts_from: Annotated[datetime | None, _moment("from")] = Field(None, alias="from")
+    starts_to: Annotated[datetime | None, _moment("to")] = Field(None, alias="to")
+    sort: ListingSort = ListingSort.NEWEST
+    limit: int = Field(LIMIT_DEFAULT, ge=1, le=LIMIT_MAX)
+    cursor: str | None = None
+
+    @field_validator("max_price")
+    @classmethod
+    def _not_below_min(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_price")
+        if value is not None and low is not None and value < low:
+            raise ValueError("maxPrice must be at least minPrice")
+        return value
+
+    @field_validator("starts_to")
+    @classmethod
+    def _not_before_from(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        low = info.data.get("starts_from")
+        if value is not None and low is not None and value < low:
+            raise ValueError("to must not be before from")
+        return value
+
+    @property
+    def words(self) -> list[str]:
+        return search_terms(self.q or "")
 
 
 class TicketOut(BaseModel):

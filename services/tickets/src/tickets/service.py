@@ -8,8 +8,8 @@ from typing import Any
 from bson import ObjectId
 
 from tickets.models import Ticket, TicketStatus
-from tickets.repository import OrderReplicaRepository, TicketRepository
-from tickets.schemas import TicketIn
+from tickets.repository import SORT_KEYS, OrderReplicaRepository, TicketRepository
+from tickets.schemas import ListingQuery, TicketIn
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
 from tixcommon.db import ApplyResult, retry_on_conflict
@@ -23,6 +23,7 @@ from tixcommon.events import (
     TicketUpdated,
 )
 from tixcommon.money import to_dollars
+from tixcommon.pages import CursorCodec
 
 
 def ticket_created(ticket: Ticket) -> TicketCreated:
@@ -46,9 +47,17 @@ class TicketService:
     outbox: Outbox
     tickets: TicketRepository
     orders: OrderReplicaRepository
+    cursors: CursorCodec
 
-    async def list_for_sale(self) -> list[dict[str, Any]]:
-        return await self.tickets.for_sale()
+    async def listing(self, query: ListingQuery) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the listing, and the cursor of the next (None on the last page)."""
+        after = None if query.cursor is None else self.cursors.decode(query.cursor, query.sort)
+        found = await self.tickets.listing_page(query, after=after, limit=query.limit + 1)
+        page = found[: query.limit]
+        if len(found) <= query.limit:
+            return page, None
+        key, _ = SORT_KEYS[query.sort]
+        return page, self.cursors.encode(query.sort, str(page[-1][key]))
 
     async def get(self, ticket_id: ObjectId) -> Ticket:
         ticket = await self.tickets.get(ticket_id)
@@ -78,11 +87,13 @@ class TicketService:
 
     async def create(self, seller: UserClaims, data: TicketIn) -> Ticket:
         ticket = Ticket(
+            id=ObjectId(),  # now: the listing's keys include it
             title=data.title,
             price_cents=data.price_cents,
             user_id=seller.id,
             **data.event_changes(),
         )
+        ticket = ticket.model_copy(update=ticket.listing_fields())
 
         async def work(tx: Transaction) -> None:
             await self.tickets.add(ticket, session=tx.session)

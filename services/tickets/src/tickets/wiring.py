@@ -12,6 +12,7 @@ from tickets.repository import OrderReplicaRepository, TicketRepository
 from tickets.service import TicketService
 from tickets.settings import TicketsSettings
 from tixcommon.context import ServiceContext, wiring_dependency
+from tixcommon.pages import CursorCodec
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,12 @@ async def open_wiring(context: ServiceContext[TicketsSettings]) -> Wiring:
     await tickets.mark_listings()
     return Wiring(
         context.settings,
-        TicketService(context.require_outbox(), tickets, OrderReplicaRepository()),
+        TicketService(
+            context.require_outbox(),
+            tickets,
+            OrderReplicaRepository(),
+            CursorCodec(context.settings.jwt_key.get_secret_value(), "tickets listing cursor"),
+        ),
     )
 
 

@@ -1,0 +1,46 @@
+"""Keyset pages: an opaque, tamper-evident cursor naming where the next page starts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import orjson
+
+from tixcommon.errors import BadRequest
+
+_TAG_BYTES = 16
+
+
+class CursorCodec:
+    """Signs a page position (`sort`, `after`: the last key shown) so that a cursor can only
+    be one we made for that sort: a garbage or edited cursor is refused, never read."""
+
+    def __init__(self, secret: str, purpose: str) -> None:
+        # A key of its own, derived from the service's secret: a cursor is never a token.
+        self._key = hmac.digest(secret.encode(), purpose.encode(), hashlib.sha256)
+
+    def encode(self, sort: str, after: str) -> str:
+        payload = orjson.dumps({"s": sort, "a": after})
+        tag = hmac.digest(self._key, payload, hashlib.sha256)[:_TAG_BYTES]
+        return base64.urlsafe_b64encode(tag + payload).decode().rstrip("=")
+
+    def decode(self, cursor: str, sort: str) -> str:
+        """The key the page starts after; 400 naming `cursor` unless it is ours, for `sort`."""
+        invalid = BadRequest(
+            "cursor is invalid: follow the Link of the previous page", field="cursor"
+        )
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except ValueError:
+            raise invalid from None
+        tag, payload = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
+        expected = hmac.digest(self._key, payload, hashlib.sha256)[:_TAG_BYTES]
+        if not hmac.compare_digest(tag, expected):
+            raise invalid
+        position = orjson.loads(payload)
+        if position.get("s") != sort or not isinstance(position.get("a"), str):
+            raise invalid  # made for another sort: its key means nothing here
+        after: str = position["a"]
+        return after
