@@ -51,7 +51,7 @@ async def tickets(request: Request) -> Response:
     /api/tickets)."""
     # The same answer, the least way: the listing's first page (newest first, events not yet
     # started, one more than the page to know whether there is a next).
-    not_started = f"{int(time.time() * 1000):013d}"
+    not_started = f"{int(time.time() * 1000):015d}"
     cursor = request.app.state.tickets.find(
         {"for_sale": True, "starts_key": {"$gt": not_started}}, sort=[("_id", -1)], limit=51
     )

@@ -78,15 +78,16 @@ async def test_each_sort_orders_the_whole_listing(
     await list_ticket(client, seller, "Later", price=10, startsAt=days_ahead(20))
     await list_ticket(client, seller, "Sooner", price=50, startsAt=days_ahead(2))
     await list_ticket(client, seller, "Also 10", price=10)
+    await list_ticket(client, seller, "Far", price=70, startsAt="2300-01-01T00:00:00Z")
 
     async def titles(sort: str) -> list[str]:
         pages = await every_page(client, f"{TICKETS}?sort={sort}&limit=3")
         return [title for page in pages for title in page]
 
-    assert await titles("newest") == ["Also 10", "Sooner", "Later", "Undated"]
-    assert await titles("startsAt") == ["Sooner", "Later", "Undated", "Also 10"]
-    assert await titles("price") == ["Later", "Also 10", "Undated", "Sooner"]
-    assert await titles("-price") == ["Sooner", "Undated", "Also 10", "Later"]
+    assert await titles("newest") == ["Far", "Also 10", "Sooner", "Later", "Undated"]
+    assert await titles("startsAt") == ["Sooner", "Later", "Far", "Undated", "Also 10"]
+    assert await titles("price") == ["Later", "Also 10", "Undated", "Sooner", "Far"]
+    assert await titles("-price") == ["Far", "Sooner", "Undated", "Also 10", "Later"]
 
 
 async def test_search_finds_every_word_as_a_whole_word_in_title_venue_or_description(
@@ -123,6 +124,8 @@ async def test_price_and_date_bounds_are_inclusive_and_dates_leave_out_the_undat
     assert await found(**{"from": soon, "to": soon}) == ["Mid"]
     assert await found(**{"from": soon[:10]}) == ["Dear", "Mid"]
     assert await found(to=days_ahead(10)) == ["Mid"]
+    assert await found(to="9999-12-31") == ["Dear", "Mid"]
+    assert await found(**{"from": "0001-01-01"}) == ["Dear", "Mid"]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ from tixcommon.events import OrderStatus
 from tixcommon.money import PricedInCents
 
 FOR_SALE_LISTING = "for_sale_listing"
-UNDATED = "9" * 13  # sorts after every start in milliseconds: tickets without a date come last
+# Milliseconds since 1970 in 15 digits hold every year to 9999; the undated sort after them all.
+STARTS_WIDTH = 15
+UNDATED = "9" * STARTS_WIDTH
 FOR_SALE = {"for_sale": True}
 _WORD = re.compile(r"\w+")
 
@@ -22,7 +24,7 @@ def starts_key(starts_at: datetime | None) -> str:
     """A start as the listing orders it: milliseconds since 1970, fixed width."""
     if starts_at is None:
         return UNDATED
-    return f"{int(starts_at.timestamp() * 1000):013d}"
+    return f"{int(starts_at.timestamp() * 1000):0{STARTS_WIDTH}d}"
 
 
 def search_terms(*texts: str | None) -> list[str]:

@@ -3,7 +3,7 @@ of orders (fed by order events under the next-version rule)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -44,8 +44,7 @@ class TicketRepository:
             if search.starts_from is not None:
                 bounds.above("starts_key", starts_key(search.starts_from), inclusive=True)
             if search.starts_to is not None:
-                end = search.starts_to + timedelta(milliseconds=1)
-                bounds.below("starts_key", starts_key(end))
+                bounds.below("starts_key", starts_key(search.starts_to) + "~")  # any id after
         if after is not None:
             value: Any = ObjectId(after) if key == "_id" else after
             (bounds.above if direction == 1 else bounds.below)(key, value)

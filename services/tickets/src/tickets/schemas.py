@@ -168,7 +168,8 @@ def _moment(edge: str) -> Any:
             raise ValueError(invalid) from None
         if len(text) == 10:  # a date alone
             moment = moment.replace(tzinfo=UTC)
-            return moment if edge == "from" else moment.replace(hour=23, minute=59, second=59)
+            last = moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
+            return moment if edge == "from" else last
         if moment.tzinfo is None:
             raise ValueError(invalid)
         return moment.astimezone(UTC)
