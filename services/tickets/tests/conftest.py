@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tickets.app import create_app
 from tickets.settings import TicketsSettings
@@ -15,6 +16,14 @@ from tixtest import SignedInUser, serve_app
 async def client(service_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with serve_app(create_app(load_settings(TicketsSettings))) as http:
         yield http
+
+
+@pytest.fixture
+async def tickets(service_env: dict[str, str]) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app itself beside its client, for tests that call its wiring directly."""
+    app = create_app(load_settings(TicketsSettings))
+    async with serve_app(app) as http:
+        yield app, http
 
 
 @pytest.fixture

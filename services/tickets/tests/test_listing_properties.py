@@ -4,35 +4,23 @@ in the listing's order."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from bson import ObjectId
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickets.app import create_app
 from tickets.models import Ticket
 from tickets.service import TicketService
-from tickets.settings import TicketsSettings
 from tixcommon.events import OrderCancelled, OrderCreated, OrderStatus, TicketPrice, TicketRef
-from tixcommon.settings import load_settings
-from tixtest import SignedInUser, serve_app
+from tixtest import SignedInUser
 from tixtest.histories import REAL_SERVERS
 
 SORTS = ("newest", "startsAt", "price", "-price")
 # What happens between two page requests: a new listing, or a reservation made or released.
 ACTIONS = st.lists(st.sampled_from(["list", "reserve", "release"]), max_size=3)
-
-
-@pytest.fixture
-async def tickets(service_env: dict[str, str]) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(load_settings(TicketsSettings))
-    async with serve_app(app) as http:
-        yield app, http
 
 
 class Market:

@@ -4,32 +4,19 @@ and shows the status a buyer should see."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from bson import ObjectId
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickets.app import create_app
 from tickets.listeners import subscriptions
 from tickets.models import OrderReplica, Ticket
-from tickets.settings import TicketsSettings
 from tixcommon.events import OrderStatus
-from tixcommon.settings import load_settings
-from tixtest import SignedInUser, deliver_until_settled, serve_app
+from tixtest import SignedInUser, deliver_until_settled
 from tixtest.histories import REAL_SERVERS, redeliveries, ticket_order_histories
 
 PUBLIC_STATUS = {None: "reserved", OrderStatus.COMPLETE: "sold", OrderStatus.CANCELLED: "available"}
-
-
-@pytest.fixture
-async def tickets(service_env: dict[str, str]) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(load_settings(TicketsSettings))
-    async with serve_app(app) as http:
-        yield app, http
 
 
 @REAL_SERVERS
