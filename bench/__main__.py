@@ -21,20 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from bson import ObjectId
 from nats.js.api import StreamConfig
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from auth.passwords import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST
+from bench.catalogue import catalogue_figures
 from bench.load import Load, cpu_seconds, latencies, load
 from bench.rawhttp import Connection
-from bench.report import Figure, p50, p99, table
+from bench.report import Figure, cpu_figure, p50, p99, rate_figure, table
 from bench.saga import expiration_lateness, lateness_figures, payment_to_complete
 from bench.stack import RunningService, Stack, resident_mib, running_floor, running_services
 from bench.tickets_orders import contention, cookie, propagation
-from tickets.models import listing_fields
 from tixcommon.bus import EventBus
 from tixcommon.cpu import usable_cpus
 from tixtest import consumers_idle, wait_until
@@ -59,29 +58,6 @@ async def jetstream_round_trips(nats_url: str, count: int) -> list[float]:
     return samples
 
 
-async def seed_listing(stack: Stack, count: int) -> None:
-    """Exactly `count` tickets for sale, written as the tickets service stores them."""
-    collection = AsyncMongoClient[Any](stack.mongo_url)["tickets"]["tickets"]
-    await collection.delete_many({})
-    seller = uuid.uuid4().hex[:24]
-    if count:
-        await collection.insert_many(
-            [
-                {
-                    "_id": (ticket_id := ObjectId()),
-                    "title": f"Show {n}",
-                    "price_cents": 1050 + 100 * n,
-                    "user_id": seller,
-                    "version": 0,
-                    "order_id": None,
-                    "for_sale": True,
-                    **listing_fields(ticket_id, title=f"Show {n}", price_cents=1050 + 100 * n),
-                }
-                for n in range(count)
-            ]
-        )
-
-
 def one_hash_cpu_seconds(samples: int = 20) -> float:
     """CPU time of one password verification with auth's parameters, measured here."""
     hasher = Argon2Hasher(
@@ -92,22 +68,6 @@ def one_hash_cpu_seconds(samples: int = 20) -> float:
     for _ in range(samples):
         hasher.verify("bench password", password_hash)
     return (time.process_time() - started) / samples
-
-
-def cpu_figure(name: str, ours: Load, floor: Load | None, floor_name: str) -> Figure:
-    """CPU per request, ours (with where it went) against the floor's."""
-    split = " + ".join(
-        f"{process} {seconds * 1000 / max(ours.requests, 1):.2f}"
-        for process, seconds in ours.cpu.items()
-    )
-    return Figure(
-        f"{name}, CPU per request ({split})", ours.cpu_ms_per_request(), "ms",
-        floor.cpu_ms_per_request() if floor else None, floor_name,
-    )  # fmt: skip
-
-
-def rate_figure(name: str, ours: Load, floor: float, floor_name: str) -> Figure:
-    return Figure(name, ours.rate, "req/s", floor, floor_name, higher_is_better=True)
 
 
 async def session_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
@@ -157,23 +117,6 @@ async def password_figures(stack: Stack, seconds: float) -> list[Figure]:
         rate_figure("POST /api/users/signup, 16 clients", signup, ceiling, ceiling_name),
         cpu_figure("POST /api/users/signup", signup, one_hash, "one hash"),
     ]
-
-
-async def listing_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
-    tickets, raw_name = stack.ports["tickets"], "raw PyMongo + orjson endpoint"
-    ours_cpu = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
-    floor_cpu = {"floor": floor.process.pid, "db": stack.database_pid}
-    figures = []
-    for count in (10, 100, 1000):
-        await seed_listing(stack, count)
-        ours = await load(tickets, "/api/tickets", seconds=seconds, measure=ours_cpu)
-        raw = await load(floor.port, "/tickets", seconds=seconds, measure=floor_cpu)
-        name = f"GET /api/tickets, {count} for sale"
-        figures += [
-            rate_figure(name, ours, raw.rate, raw_name),
-            cpu_figure(name, ours, raw, raw_name),
-        ]
-    return figures
 
 
 async def creation_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
@@ -285,7 +228,7 @@ async def passwords(stack: Stack, floor: RunningService, args: argparse.Namespac
 
 
 async def listing(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:
-    return await listing_figures(stack, floor, args.seconds)
+    return await catalogue_figures(stack, floor, args.seconds)
 
 
 async def creating(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:

@@ -46,15 +46,17 @@ async def bare() -> dict[str, None]:
 
 
 @app.get("/tickets")
-async def tickets(request: Request) -> Response:
-    """The listing's query with raw PyMongo, serialised by orjson (the floor of GET
-    /api/tickets)."""
-    # The same answer, the least way: the listing's first page (newest first, events not yet
-    # started, one more than the page to know whether there is a next).
-    not_started = f"{int(time.time() * 1000):015d}"
-    cursor = request.app.state.tickets.find(
-        {"for_sale": True, "starts_key": {"$gt": not_started}}, sort=[("_id", -1)], limit=51
-    )
+async def tickets(
+    request: Request, high: str, low: str, word: str = "", also: str = ""
+) -> Response:
+    """One listing page with raw PyMongo, serialised by orjson (the floor of GET /api/tickets):
+    told the page's interval of ids (from its first ticket to the one after its last), it reads
+    that one closed interval of the index a page is read from, newest first, and keeps the
+    tickets whose events have not started and that hold every search word."""
+    interval = {"$gte": ObjectId(low), "$lte": ObjectId(high)}
+    query: dict[str, Any] = {"for_sale": True, **({"terms": word} if word else {}), "_id": interval}
+    not_started, words = f"{int(time.time() * 1000):015d}", [w for w in also.split(",") if w]
+    cursor = request.app.state.tickets.find(query, sort=[("_id", -1)], limit=1_000)
     listing = [
         {
             "id": str(doc["_id"]),
@@ -62,9 +64,11 @@ async def tickets(request: Request) -> Response:
             "price": doc["price_cents"] / 100,
             "userId": doc["user_id"],
             "version": doc["version"],
-            "status": "available",
+            "startsAt": doc["starts_at"],
+            "venue": doc["venue"],
         }
         async for doc in cursor
+        if doc["starts_key"] > not_started and all(w in doc["terms"] for w in words)
     ][:50]
     return Response(orjson.dumps(listing), media_type="application/json")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from bench.load import Load
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -66,3 +68,19 @@ def table(figures: list[Figure]) -> str:
         if index == 0:
             lines.append("  ".join("-" * w for w in widths[:4]) + "  " + "-" * widths[4])
     return "\n".join(lines)
+
+
+def cpu_figure(name: str, ours: Load, floor: Load | None, floor_name: str) -> Figure:
+    """CPU per request, ours (with where it went) against the floor's."""
+    split = " + ".join(
+        f"{process} {seconds * 1000 / max(ours.requests, 1):.2f}"
+        for process, seconds in ours.cpu.items()
+    )
+    return Figure(
+        f"{name}, CPU per request ({split})", ours.cpu_ms_per_request(), "ms",
+        floor.cpu_ms_per_request() if floor else None, floor_name,
+    )  # fmt: skip
+
+
+def rate_figure(name: str, ours: Load, floor: float, floor_name: str) -> Figure:
+    return Figure(name, ours.rate, "req/s", floor, floor_name, higher_is_better=True)

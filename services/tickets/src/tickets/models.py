@@ -70,15 +70,20 @@ class Ticket(VersionedDocument, PricedInCents):
     class Settings:
         name = "tickets"
         indexes = [
-            # The listing: only the tickets for sale, already in listing order. A partial index
-            # keyed by the sort key is one interval scanned in order (no in-memory sort, here
-            # or on MongoDB); `order_id: null` matched missing fields too and was sorted after.
+            # The listing reads one interval of one of these at a time (see tickets.listing):
+            # only the tickets for sale, by the sort's key, which folds the id in so that each
+            # is a total order a page can start after.
             IndexModel([("_id", 1)], name=FOR_SALE_LISTING, partialFilterExpression=FOR_SALE),
-            # One key per sort, the id folded in so that each is a total order a page can
-            # start after: a single key is one interval on any MongoDB-wire server.
             *(
                 IndexModel([(key, 1)], name=f"for_sale_by_{key}", partialFilterExpression=FOR_SALE)
-                for key in ("price_key", "starts_key", "terms")
+                for key in ("price_key", "starts_key")
+            ),
+            # A search: the tickets for sale with one word, by each key. Not partial: a
+            # MongoDB-wire server narrows `{for_sale, terms, key range}` to the interval only
+            # when all three are the index's.
+            *(
+                IndexModel([("for_sale", 1), ("terms", 1), (key, 1)], name=f"search_by_{key}")
+                for key in ("_id", "price_key", "starts_key")
             ),
             IndexModel([("user_id", 1), ("_id", -1)], name="seller_listing"),
         ]

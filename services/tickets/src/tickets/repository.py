@@ -9,51 +9,86 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from tickets.models import (
-    FOR_SALE,
-    UNDATED,
-    OrderReplica,
-    Ticket,
-    starts_key,
-)
+from tickets.listing import ListingScan
+from tickets.models import OrderReplica, Ticket
 from tickets.schemas import ListingQuery, ListingSort
 from tixcommon.db import ApplyResult
 from tixcommon.events import OrderCreated, OrderStatus
+from tixcommon.pages import PagePosition
 
 Session = AsyncClientSession | None
 
 
 class TicketRepository:
+    def __init__(self) -> None:
+        # Where each sort's first page began last time, and how wide it was (a point and a
+        # width on its axis, see tickets.listing): what a first page costs, never what it shows.
+        self._first_pages: dict[ListingSort, tuple[int | None, int]] = {}
+
     async def get(self, ticket_id: ObjectId, *, session: Session = None) -> Ticket | None:
         return await Ticket.get(ticket_id, session=session)
 
     async def listing_page(
-        self, search: ListingQuery, *, after: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        """Up to `limit` tickets for sale matching `search`, in its order, after the key
-        `after`, as stored (the listing serialises them as they are)."""
-        key, direction = SORT_KEYS[search.sort]
-        bounds = _Bounds()
-        bounds.above("starts_key", starts_key(datetime.now(UTC)))  # not started yet
-        if search.min_price is not None:
-            bounds.above("price_key", f"{search.min_price:010d}", inclusive=True)
-        if search.max_price is not None:
-            bounds.below("price_key", f"{search.max_price + 1:010d}")
-        if search.starts_from is not None or search.starts_to is not None:
-            bounds.below("starts_key", UNDATED)  # a date range leaves out the undated
-            if search.starts_from is not None:
-                bounds.above("starts_key", starts_key(search.starts_from), inclusive=True)
-            if search.starts_to is not None:
-                bounds.below("starts_key", starts_key(search.starts_to) + "~")  # any id after
-        if after is not None:
-            value: Any = ObjectId(after) if key == "_id" else after
-            (bounds.above if direction == 1 else bounds.below)(key, value)
-        query: dict[str, Any] = {**FOR_SALE, **bounds.query()}
-        if search.words:
-            query["terms"] = {"$all": search.words}
-        cursor = Ticket.get_pymongo_collection().find(query, sort=[(key, direction)], limit=limit)
-        documents: list[dict[str, Any]] = await cursor.to_list()
-        return documents
+        self, search: ListingQuery, after: PagePosition | None
+    ) -> tuple[list[dict[str, Any]], PagePosition | None]:
+        """Up to `search.limit` tickets for sale matching `search`, in its order, after `after`,
+        as stored (the listing serialises them as they are), and where the next page starts
+        (None on the last). Read interval by interval: see `tickets.listing`."""
+        now = datetime.now(UTC)
+        scan = ListingScan.of(search, now)
+        axis, forward = scan.axis, scan.axis.direction == 1
+        end = scan.high if forward else scan.low
+
+        def ahead(point: int, distance: int) -> int:
+            return min(end, point + distance) if forward else max(end, point - distance)
+
+        near = scan.start(None if after is None else after.after)
+        if after is not None and after.hint:
+            span, far = after.hint, ahead(near, after.hint)
+        else:
+            # A first page: from the near end to a page past where the listing began lately.
+            anchor, span = self._first_pages.get(search.sort) or axis.first_interval(now)
+            far = ahead(anchor if anchor is not None else near, span)
+        collection = Ticket.get_pymongo_collection()
+        wanted = search.limit + 1  # one more than shown tells whether a next page exists
+        # The server reads a whole interval whatever the limit: a filtered read takes all it
+        # can use, an unfiltered one a page (its interval is about that wide).
+        batch = wanted if scan.unfiltered else _BATCH_MAX
+        found: list[dict[str, Any]] = []
+        while len(found) < wanted:
+            low, high = (near, far) if forward else (far, near)
+            read: list[dict[str, Any]] = []
+            if low < high:
+                cursor = collection.find(
+                    scan.query(low, high), sort=[(axis.field, axis.direction)], limit=batch
+                )
+                read = await cursor.to_list()
+            matched = [ticket for ticket in read if scan.matches(ticket)]
+            found.extend(matched)
+            if len(read) == batch:
+                # The interval holds more: go on after the last one read, in intervals as wide
+                # as this read turned out to be.
+                first, last = axis.point(read[0][axis.field]), axis.point(read[-1][axis.field])
+                near, span = (last + 1 if forward else last), abs(last - first) + 1
+            elif far == end:
+                break
+            elif matched:
+                # As wide as the matches found here say the rest needs, and a little.
+                needed = span * (wanted - len(found)) // len(matched)
+                near, span = far, min(needed + needed // 4 + 1, span * 16)
+            else:
+                near, span = far, max(span * 4, axis.unit)
+            far = ahead(near, span)
+        page = found[: search.limit]
+        if len(found) <= search.limit:
+            return page, None
+        # The next page's first interval: as wide as this page turned out to be, and a little.
+        first, last = axis.point(page[0][axis.field]), axis.point(page[-1][axis.field])
+        extent = abs(last - first)
+        hint = extent + extent // 4 + 1
+        if after is None and scan.unfiltered:
+            self._first_pages[search.sort] = (first, hint)
+        return page, PagePosition(str(page[-1][axis.field]), hint)
 
     async def of_seller(self, seller_id: str) -> list[Ticket]:
         """Newest first, reserved and sold ones included."""
@@ -92,6 +127,9 @@ class TicketRepository:
                 {"$set": {"for_sale": for_sale}},
             )
             marked += result.modified_count
+        # Search reads its own indexes now; the one it read before would only slow writes.
+        if _RETIRED_SEARCH_INDEX in await tickets.index_information():
+            await tickets.drop_index(_RETIRED_SEARCH_INDEX)
         # And the listing's keys to tickets stored before pages and search existed.
         async for document in tickets.find({"price_key": {"$exists": False}}):
             ticket = Ticket.model_validate(document)
@@ -100,39 +138,9 @@ class TicketRepository:
         return marked
 
 
-# What each sort orders by (a key that is a total order: the id is part of it), and which way.
-SORT_KEYS: dict[ListingSort, tuple[str, int]] = {
-    ListingSort.NEWEST: ("_id", -1),
-    ListingSort.STARTS_AT: ("starts_key", 1),
-    ListingSort.PRICE: ("price_key", 1),
-    ListingSort.PRICE_DESCENDING: ("price_key", -1),
-}
-
-
-class _Bounds:
-    """The tightest lower and upper bound asked of each field, as one query."""
-
-    def __init__(self) -> None:
-        self._low: dict[str, tuple[Any, bool]] = {}
-        self._high: dict[str, tuple[Any, bool]] = {}
-
-    def above(self, field: str, value: Any, *, inclusive: bool = False) -> None:
-        current = self._low.get(field)
-        if current is None or (value, not inclusive) > (current[0], not current[1]):
-            self._low[field] = (value, inclusive)
-
-    def below(self, field: str, value: Any, *, inclusive: bool = False) -> None:
-        current = self._high.get(field)
-        if current is None or (value, inclusive) < (current[0], current[1]):
-            self._high[field] = (value, inclusive)
-
-    def query(self) -> dict[str, dict[str, Any]]:
-        query: dict[str, dict[str, Any]] = {}
-        for field, (value, inclusive) in self._low.items():
-            query.setdefault(field, {})["$gte" if inclusive else "$gt"] = value
-        for field, (value, inclusive) in self._high.items():
-            query.setdefault(field, {})["$lte" if inclusive else "$lt"] = value
-        return query
+_RETIRED_SEARCH_INDEX = "for_sale_by_terms"
+# Past this, a read's answer costs more to decode than another read costs.
+_BATCH_MAX = 1_000
 
 
 class OrderReplicaRepository:

@@ -8,7 +8,7 @@ from typing import Any
 from bson import ObjectId
 
 from tickets.models import Ticket, TicketStatus
-from tickets.repository import SORT_KEYS, OrderReplicaRepository, TicketRepository
+from tickets.repository import OrderReplicaRepository, TicketRepository
 from tickets.schemas import ListingQuery, TicketIn
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
@@ -52,12 +52,8 @@ class TicketService:
     async def listing(self, query: ListingQuery) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the listing, and the cursor of the next (None on the last page)."""
         after = None if query.cursor is None else self.cursors.decode(query.cursor, query.sort)
-        found = await self.tickets.listing_page(query, after=after, limit=query.limit + 1)
-        page = found[: query.limit]
-        if len(found) <= query.limit:
-            return page, None
-        key, _ = SORT_KEYS[query.sort]
-        return page, self.cursors.encode(query.sort, str(page[-1][key]))
+        page, following = await self.tickets.listing_page(query, after)
+        return page, None if following is None else self.cursors.encode(query.sort, following)
 
     async def get(self, ticket_id: ObjectId) -> Ticket:
         ticket = await self.tickets.get(ticket_id)
