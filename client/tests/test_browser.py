@@ -185,3 +185,79 @@ async def test_a_declined_card_shows_stripes_message_and_keeps_the_order(
     await expect(buyer.locator("#payment-error")).to_contain_text("declined")
     assert "paid=" not in buyer.url
     await expect(buyer.get_by_role("button", name="Pay $20.00")).to_be_enabled()
+
+
+async def test_a_seller_lists_an_event_and_a_buyer_finds_it_by_search_and_filters(
+    browser: Browser, platform: RunningStack
+) -> None:
+    word = f"gala{uuid.uuid4().hex[:6]}"
+    seller = await new_page(browser, platform)
+    await sign_up(seller)
+    await seller.get_by_role("link", name="Sell a ticket").first.click()
+    await seller.get_by_label("Event and seat").fill(f"{word} opera night")
+    await seller.get_by_label("Price (USD)").fill("64")
+    await seller.get_by_label("Starts at (UTC, optional)").fill("2099-03-14T19:30")
+    await seller.get_by_label("Venue (optional)").fill("Royal Opera House")
+    await seller.get_by_role("button", name="List ticket").click()
+    await expect(seller.get_by_text("Your ticket is listed")).to_be_visible()
+    await list_ticket(seller, f"{word} cheap seats", "9")
+
+    buyer = await new_page(browser, platform)
+    await buyer.goto("/")
+    await buyer.get_by_role("searchbox", name="Search").fill(f"{word} opera")
+    await buyer.get_by_label("Min price (USD)").fill("10")
+    await buyer.get_by_label("Sort by").select_option("startsAt")
+    await buyer.get_by_role("button", name="Search").click()
+
+    results = buyer.get_by_role("list", name="Tickets for sale")
+    await expect(results.get_by_role("listitem")).to_have_count(1)
+    card = results.get_by_role("listitem").first
+    await expect(card).to_contain_text(f"{word} opera night")
+    await expect(card).to_contain_text("Sat 14 Mar 2099, 19:30 UTC")
+    await expect(card).to_contain_text("Royal Opera House")
+    assert f"q={word}+opera" in buyer.url  # a result page is a URL to share
+    await expect(buyer.get_by_label("Min price (USD)")).to_have_value("10")
+    await shot(buyer, "search")
+
+    await buyer.get_by_role("searchbox", name="Search").fill(f"{word} nothing")
+    await buyer.get_by_role("button", name="Search").click()
+    await expect(buyer.get_by_text("No tickets match your search")).to_be_visible()
+    await buyer.get_by_role("link", name="Clear filters").first.click()
+    await expect(buyer.get_by_role("searchbox", name="Search")).to_have_value("")
+
+
+async def test_a_buyer_pages_through_results_on_a_phone(
+    browser: Browser, platform: RunningStack
+) -> None:
+    word = f"tour{uuid.uuid4().hex[:6]}"
+    seller = await new_page(browser, platform)
+    await sign_up(seller)
+    for n in range(52):
+        reply = await seller.request.post(
+            "/api/tickets", data={"title": f"{word} {n}", "price": 20}
+        )
+        assert reply.status == 201
+    unbroken = "Supercalifragilistic" * 3  # 60 letters without a break
+    reply = await seller.request.post(
+        "/api/tickets", data={"title": f"{word} {unbroken}", "price": 20}
+    )
+    assert reply.status == 201
+
+    phone = await new_page(browser, platform, width=390)
+    await phone.goto("/")
+    await phone.get_by_role("searchbox", name="Search").fill(word)
+    await phone.get_by_role("button", name="Search").click()
+    results = phone.get_by_role("list", name="Tickets for sale").get_by_role("listitem")
+    await expect(results).to_have_count(50)
+    await expect(results.first).to_contain_text(unbroken)  # newest first
+    # Nothing is wider than the phone: long titles wrap inside their card.
+    assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await shot(phone, "home-phone")
+
+    await phone.get_by_role("link", name="Next page").click()
+    await expect(results).to_have_count(3)
+    await expect(results.last).to_contain_text(f"{word} 0")
+    await expect(phone.get_by_role("link", name="Next page")).to_have_count(0)
+    await phone.get_by_role("link", name="Previous").click()
+    await expect(results).to_have_count(50)
+    await expect(results.first).to_contain_text(unbroken)

@@ -3,17 +3,21 @@ JavaScript sees it."""
 
 from __future__ import annotations
 
+import html
+import re
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 from client_support import Visitor
 
 from tixtest import free_port, serve_app
 from tixtest.stack import RunningStack, eventually
 from webclient.app import create_app
 from webclient.pages.tickets import purchase_block
-from webclient.schemas import Ticket
+from webclient.schemas import CatalogueQuery, Ticket
 from webclient.settings import ClientSettings
 
 MakeVisitor = Callable[[], Visitor]
@@ -398,3 +402,111 @@ def test_a_started_event_says_it_can_no_longer_be_bought() -> None:
         "This event has started: the ticket can no longer be bought."
     )
     assert purchase_block(later, None) is None
+
+
+def cards(page: str) -> list[str]:
+    """The titles on a storefront page's cards, in order."""
+    return re.findall(r'<h2><a href="/tickets/[0-9a-f]{24}">([^<]*)</a></h2>', page)
+
+
+def list_by_api(seller: Visitor, title: str, price: str, days: int | None = None) -> None:
+    body: dict[str, object] = {"title": title, "price": price}
+    if days is not None:
+        body["startsAt"] = (datetime.now(UTC) + timedelta(days=days)).isoformat()
+    assert seller.http.post("/api/tickets", json=body).status_code == 201
+
+
+def test_the_search_form_finds_filters_and_sorts_and_keeps_what_was_asked(
+    visitors: MakeVisitor,
+) -> None:
+    seller, word = visitors().sign_up(), f"w{uuid.uuid4().hex[:8]}"
+    list_by_api(seller, f"{word} cheap seat", "12", days=10)
+    list_by_api(seller, f"{word} dear seat", "90", days=3)
+    list_by_api(seller, f"{word} box", "40", days=40)
+    list_by_api(seller, "Another show entirely", "15", days=10)
+    url = f"/?q={word}+seat&minPrice=10&maxPrice=100&sort=price"
+
+    found = visitors().get(url)
+    soonest = visitors().get(f"/?q={word}&sort=startsAt").text
+    dated = visitors().get(f"/?q={word}&from={(datetime.now(UTC) + timedelta(days=5)).date()}")
+
+    assert found.status_code == 200
+    assert cards(found.text) == [f"{word} cheap seat", f"{word} dear seat"]
+    assert f'value="{word} seat"' in found.text  # the form shows what was asked
+    assert 'value="10"' in found.text
+    assert 'value="100"' in found.text
+    assert '<option value="price" selected>' in found.text
+    assert 'href="/">Clear filters</a>' in found.text
+    assert cards(soonest) == [f"{word} dear seat", f"{word} cheap seat", f"{word} box"]
+    assert cards(dated.text) == [f"{word} box", f"{word} cheap seat"]
+
+
+def test_next_and_previous_pages_follow_the_apis_cursors(visitors: MakeVisitor) -> None:
+    seller, word = visitors().sign_up(), f"p{uuid.uuid4().hex[:8]}"
+    for n in range(53):
+        list_by_api(seller, f"{word} {n:02d}", "20")
+    visitor = visitors()
+
+    first = visitor.get(f"/?q={word}").text
+    next_url = html.unescape(re.findall(r'href="([^"]+)" rel="next"', first)[0])
+    second = visitor.get(next_url).text
+    previous_url = html.unescape(re.findall(r'href="([^"]+)" rel="prev"', second)[0])
+    back = visitor.get(previous_url).text
+
+    assert cards(first) == [f"{word} {n:02d}" for n in range(52, 2, -1)]  # 50, newest first
+    assert 'rel="prev"' not in first
+    assert cards(second) == [f"{word} 02", f"{word} 01", f"{word} 00"]
+    assert 'rel="next"' not in second
+    assert "First page" in second
+    assert cards(back) == cards(first)
+    assert f"q={word}" in next_url  # every page of results is a URL with its search
+
+
+def test_an_empty_search_says_so_and_offers_to_clear_the_filters(visitors: MakeVisitor) -> None:
+    page = visitors().get(f"/?q=nothing{uuid.uuid4().hex}")
+
+    assert page.status_code == 200
+    assert "No tickets match your search" in page.text
+    assert 'class="button secondary" href="/">Clear filters</a>' in page.text
+
+
+def test_bad_filters_and_cursors_are_shown_next_to_the_form(visitors: MakeVisitor) -> None:
+    visitor = visitors()
+
+    bad_price = visitor.get("/?minPrice=20&maxPrice=abc")
+    reversed_range = visitor.get("/?minPrice=20&maxPrice=10")
+    edited = visitor.get("/?cursor=not-a-cursor")
+
+    assert bad_price.status_code == 400
+    assert 'id="maxPrice-error">' in bad_price.text
+    assert 'value="abc"' in bad_price.text  # kept as typed, to correct
+    assert 'id="maxPrice-error">maxPrice must be at least minPrice' in reversed_range.text
+    assert edited.status_code == 400
+    assert "That page of results is out of date" in edited.text
+    for page in (bad_price, reversed_range, edited):
+        assert "Nothing to show" in page.text
+        assert "Traceback" not in page.text
+
+
+def test_previous_remembers_twenty_pages_then_offers_only_the_first() -> None:
+    query = CatalogueQuery(q="jazz")
+    urls = [query.first_url()]
+    for n in range(25):
+        urls.append(query.next_url(f"c{n}"))
+        query = CatalogueQuery.model_validate(dict(httpx.URL(urls[-1]).params))
+
+    def previous_of(url: str) -> str | None:
+        return CatalogueQuery.model_validate(dict(httpx.URL(url).params)).previous_url()
+
+    walked, url = 0, urls[-1]
+    while (previous := previous_of(url)) is not None:
+        walked, url = walked + 1, previous
+        # Each Previous is the very page before (what it remembers further back may differ).
+        assert httpx.URL(url).params.get("cursor") == httpx.URL(urls[-1 - walked]).params.get(
+            "cursor"
+        )
+
+    assert previous_of(urls[0]) is None
+    assert previous_of(urls[1]) == "/?q=jazz"
+    assert walked == 20  # then only the first page is offered (its link is on every page)
+    assert all(len(url) < 1_000 for url in urls)

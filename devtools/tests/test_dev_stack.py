@@ -166,9 +166,14 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
         followed.wait_for("ticket.created", timeout=30)
         assert tail.wait(timeout=30) == 0
     assert seeded.returncode == 0, seeded.stderr
-    assert "seeded 5 tickets" in seeded.stdout
-    listing = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets").json()
-    assert len(listing) == 5
+    assert "seeded 300 tickets" in seeded.stdout
+    assert "nothing to seed" in tix(env, "seed").stdout  # once only
+    first_page = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets?sort=startsAt")
+    jazz = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets?q=jazz").json()
+    assert "next" in first_page.links  # a catalogue with pages to browse, and to search
+    assert jazz
+    assert all("jazz" in ticket["title"].casefold() for ticket in jazz)
+    listing = first_page.json()
     buy_one_and_let_one_lapse(f"http://127.0.0.1:{gateway_port}", listing)
     _killed_services_catch_up(stack)
 

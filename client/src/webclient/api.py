@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tixcommon.http_client import shared_http_client
 from tixcommon.route_table import service_for
-from webclient.schemas import CurrentUser, FieldError, Order, Ticket, TicketForm
+from webclient.schemas import CatalogueQuery, CurrentUser, FieldError, Order, Ticket, TicketForm
 from webclient.settings import ClientSettings
 
 SESSION_COOKIE = "session"
@@ -109,8 +109,15 @@ class ApiSession:
         user = data.get("currentUser") if isinstance(data, dict) else None
         return CurrentUser.model_validate(user) if user else None
 
-    async def tickets_for_sale(self) -> list[Ticket]:
-        return _TICKETS.validate_python(await self.call("GET", "/api/tickets"))
+    async def catalogue(self, query: CatalogueQuery) -> tuple[list[Ticket], str | None]:
+        """One page of the tickets for sale that `query` finds, and the next page's cursor."""
+        path = str(httpx.URL("/api/tickets", params=query.api_params()))
+        response = await self.send("GET", path)
+        if response.status_code >= 400:
+            raise api_error(response)
+        following = response.links.get("next", {}).get("url")
+        next_cursor = httpx.URL(following).params.get("cursor") if following else None
+        return _TICKETS.validate_python(response.json()), next_cursor
 
     async def my_tickets(self) -> list[Ticket]:
         return _TICKETS.validate_python(await self.call("GET", "/api/tickets/mine"))

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
+from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -74,6 +75,80 @@ class TicketForm(BaseModel):
             elif clearing:
                 body[key] = None
         return body
+
+
+SORTS = {
+    "newest": "Newest listings",
+    "startsAt": "Soonest first",
+    "price": "Price: low to high",
+    "-price": "Price: high to low",
+}
+# How many pages back Previous remembers: each is a cursor in the URL, which must stay short.
+TRAIL_MAX = 20
+_FORGOTTEN = "*"  # the trail's first entry when older pages were dropped from it
+
+
+class CatalogueQuery(BaseModel):
+    """The storefront's search form as typed (the API's names, so a result's URL reads like the
+    API's), and where in the results this page is: its cursor from the API, and in `back` the
+    cursors of the pages before it, for Previous (keyset cursors only lead forward)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    q: str = ""
+    min_price: str = Field("", alias="minPrice")
+    max_price: str = Field("", alias="maxPrice")
+    starts_from: str = Field("", alias="from")
+    starts_to: str = Field("", alias="to")
+    sort: str = ""
+    cursor: str = ""
+    back: str = ""
+
+    def filters(self) -> dict[str, str]:
+        """The search, as the API's query parameters, without the empty ones."""
+        values = {
+            "q": self.q, "minPrice": self.min_price, "maxPrice": self.max_price,
+            "from": self.starts_from, "to": self.starts_to, "sort": self.sort,
+        }  # fmt: skip
+        return {name: value.strip() for name, value in values.items() if value.strip()}
+
+    @property
+    def active(self) -> bool:
+        """Whether anything narrows the results (a sort alone does not)."""
+        return any(name != "sort" for name in self.filters())
+
+    def api_params(self) -> dict[str, str]:
+        return self.filters() | ({"cursor": self.cursor} if self.cursor else {})
+
+    @property
+    def _trail(self) -> list[str]:
+        return [cursor for cursor in self.back.split(".") if cursor]
+
+    def _url(self, cursor: str | None, trail: list[str]) -> str:
+        params = self.filters() | ({"cursor": cursor} if cursor else {})
+        if trail:
+            params["back"] = ".".join(trail)
+        return f"/?{urlencode(params)}" if params else "/"
+
+    def first_url(self) -> str:
+        return self._url(None, [])
+
+    def next_url(self, next_cursor: str) -> str:
+        trail = [*self._trail, self.cursor] if self.cursor else []
+        remembered = [cursor for cursor in trail if cursor != _FORGOTTEN]
+        if len(remembered) < len(trail) or len(remembered) > TRAIL_MAX:
+            trail = [_FORGOTTEN, *remembered[-TRAIL_MAX:]]
+        return self._url(next_cursor, trail)
+
+    def previous_url(self) -> str | None:
+        """The page before this one; None on the first page, or when it was forgotten (then
+        only the first page can be offered)."""
+        if not self.cursor:
+            return None
+        *older, previous = self._trail or [""]
+        if previous == _FORGOTTEN:
+            return None
+        return self._url(previous or None, older if previous else [])
 
 
 class OrderTicket(ApiModel):

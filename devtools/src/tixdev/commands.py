@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,24 +51,58 @@ def status() -> int:
     return 0 if healthy else 1
 
 
-# Title, price, days from now until the event, its venue.
-DEMO_TICKETS = [
-    ("Jazz night at the Blue Room", 35, 6, "The Blue Room, Chicago"),
-    ("Indie rock festival, Saturday pass", 89.5, 24, "Riverside Park, Austin"),
-    ("Symphony No. 9, balcony", 62, 41, "Symphony Hall, Boston"),
-    ("Stand-up comedy special", 25, 13, "The Comedy Cellar, New York"),
-    ("Tech conference, full pass", 299, 75, "Moscone Center, San Francisco"),
+# The demo catalogue: each act with what it plays and its usual price, on tour through these
+# venues over the coming six months, seats of every kind.
+ACTS = [
+    ("The Blue Room Collective", "jazz night", 35),
+    ("Aurora String Quartet", "string quartet", 48),
+    ("Midnight Static", "indie rock", 42),
+    ("Lena Park", "acoustic pop", 55),
+    ("The Hollow Pines", "folk", 30),
+    ("City Symphony Orchestra", "symphony", 72),
+    ("Marco Silva Trio", "jazz trio", 38),
+    ("Neon Harbor", "synthwave", 45),
+    ("Ballet Nord", "ballet", 85),
+    ("Comedy Underground", "stand-up comedy", 25),
+    ("Ruby Okafor", "soul", 60),
+    ("The Copper Kettles", "bluegrass", 28),
+    ("Opera Nova", "opera", 95),
+    ("DJ Solenne", "house", 33),
+    ("Northern Lights Choir", "choral", 22),
 ]
+VENUES = [
+    "Royal Albert Hall, London", "Paradiso, Amsterdam", "The Fillmore, San Francisco",
+    "Olympia, Paris", "Symphony Hall, Boston", "The Blue Room, Chicago", "Tivoli, Utrecht",
+    "Brooklyn Steel, New York", "Vicar Street, Dublin", "Columbiahalle, Berlin",
+    "Ryman Auditorium, Nashville", "The Sage, Gateshead",
+]  # fmt: skip
+SEATS = [
+    ("Stalls, row F", 1.0), ("Balcony, row B", 0.8), ("General admission", 0.7),
+    ("Front row", 1.6), ("Box 4, two seats", 2.4), ("Standing", 0.6), ("Circle, row K", 0.9),
+    ("VIP table", 3.0),
+]  # fmt: skip
+DEMO_SIZE = 300
 
 
-def _demo_ticket(title: str, price: float, days: int, venue: str) -> dict[str, Any]:
-    starts = datetime.now(UTC).replace(hour=19, minute=30, second=0, microsecond=0)
-    return {
-        "title": title,
-        "price": price,
-        "startsAt": (starts + timedelta(days=days)).isoformat(),
-        "venue": venue,
-    }
+def demo_catalogue(size: int = DEMO_SIZE) -> list[dict[str, Any]]:
+    """`size` listings, the same on every machine: events at 19:30 UTC from tomorrow on."""
+    draw = random.Random(2027)  # noqa: S311 - a demo catalogue, not a secret
+    evening = datetime.now(UTC).replace(hour=19, minute=30, second=0, microsecond=0)
+    catalogue = []
+    for n in range(size):
+        act, kind, usual = ACTS[n % len(ACTS)]
+        seat, factor = draw.choice(SEATS)
+        venue = draw.choice(VENUES)
+        catalogue.append(
+            {
+                "title": f"{act}: {kind}, {seat}",
+                "price": max(0.5, round(usual * factor * draw.uniform(0.8, 1.25) * 2) / 2),
+                "startsAt": (evening + timedelta(days=draw.randrange(1, 183))).isoformat(),
+                "venue": venue,
+                "description": f"{act} live at {venue.split(',')[0]}. {seat}; doors at 19:00.",
+            }
+        )
+    return catalogue
 
 
 def data_dir() -> Path:
@@ -74,8 +110,9 @@ def data_dir() -> Path:
 
 
 def seed() -> int:
-    """Demo seller and buyer accounts and a few tickets for sale, through the gateway. Their
-    password is generated once per machine and kept with the stack's other local secrets."""
+    """Demo seller and buyer accounts and a catalogue of tickets for sale, through the gateway
+    (once: a second run finds the seller's listings and adds none). Their password is generated
+    once per machine and kept with the stack's other local secrets."""
     gateway = stack_state()["gateway"]
     password = local_secret(data_dir(), "SEED_PASSWORD", lambda: secrets.token_urlsafe(9))
     with httpx.Client(base_url=gateway, timeout=10) as seller:
@@ -89,10 +126,18 @@ def seed() -> int:
             "/api/users/signin", json={"email": "seller@tixvibe.dev", "password": password}
         )
         signin.raise_for_status()
-        for ticket in DEMO_TICKETS:
-            seller.post("/api/tickets", json=_demo_ticket(*ticket)).raise_for_status()
+        if seller.get("/api/tickets/mine").json():
+            print("the demo seller's listings are there already: nothing to seed")  # noqa: T201
+            return 0
+        catalogue = demo_catalogue()
+        # A few at a time: a few hundred listings in seconds, not one round trip after another.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for response in pool.map(
+                lambda ticket: seller.post("/api/tickets", json=ticket), catalogue
+            ):
+                response.raise_for_status()
     print(  # noqa: T201
-        f"seeded {len(DEMO_TICKETS)} tickets; sign in as seller@tixvibe.dev or "
+        f"seeded {len(catalogue)} tickets; sign in as seller@tixvibe.dev or "
         f"buyer@tixvibe.dev with password {password!r} at {gateway}"
     )
     return 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from webclient.api import ApiError
+from webclient.api import ApiError, ApiSession
 from webclient.dependencies import Api, Render, SignedIn
-from webclient.schemas import CurrentUser, Ticket, TicketForm
+from webclient.schemas import SORTS, CatalogueQuery, CurrentUser, Ticket, TicketForm
 
 router = APIRouter()
 
@@ -32,12 +32,41 @@ def ticket_form(
 PostedTicket = Annotated[TicketForm, Depends(ticket_form)]
 
 
+async def _results(
+    api: ApiSession, query: CatalogueQuery
+) -> tuple[list[Ticket], str | None, ApiError | None]:
+    """One page of the search's results and the next page's cursor, or why the API refused."""
+    try:
+        tickets, next_cursor = await api.catalogue(query)
+    except ApiError as refusal:
+        return [], None, refusal
+    return tickets, next_cursor, None
+
+
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, render: Render, api: Api) -> Response:
-    user, tickets = await asyncio.gather(api.current_user(), api.tickets_for_sale())
-    return render.render(
-        request, "index.html", {"title": "Tickets for sale", "tickets": tickets}, user=user
+async def home(
+    request: Request, render: Render, api: Api, query: Annotated[CatalogueQuery, Query()]
+) -> Response:
+    """The storefront: one page of the search's results, with links to the pages around it."""
+    user, (tickets, next_cursor, refusal) = await asyncio.gather(
+        api.current_user(), _results(api, query)
     )
+    errors = refusal.by_field if refusal else {}
+    general = refusal.general if refusal else []
+    if errors.pop("cursor", None):
+        general.append("That page of results is out of date: start again from the first.")
+    context = {
+        "title": "Tickets for sale",
+        "tickets": tickets,
+        "query": query,
+        "sorts": SORTS,
+        "errors": errors,
+        "general": general,
+        "next_url": query.next_url(next_cursor) if next_cursor else None,
+        "previous_url": query.previous_url(),
+    }
+    status_code = 400 if refusal else 200
+    return render.render(request, "index.html", context, user=user, status_code=status_code)
 
 
 def _form_page(
