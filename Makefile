@@ -67,6 +67,7 @@ typecheck: install
 # The image tests have their own target (`make images`: they build six images, 2 to 4 minutes).
 pytest: install
 	scripts/ensure-chromium
+	scripts/ensure-prometheus
 	$(VENV)/bin/pytest --no-skips --ignore=tests/images $(PYTEST_ARGS)
 
 # Every image built from the Dockerfile as infra/deploy.py builds it, run as its Deployment runs

@@ -11,6 +11,7 @@ import nats.errors
 import orjson
 import pytest
 from bson import ObjectId
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.errors import ServerSelectionTimeoutError
 
@@ -50,7 +51,7 @@ class WidgetCreatedListener(Listener[TicketCreated]):
             )
         )
         self.results.append(result)
-        return Outcome.ACK
+        return Outcome.of(result)
 
 
 class WidgetUpdatedListener(Listener[TicketUpdated]):
@@ -424,3 +425,30 @@ async def test_event_whose_last_delivery_got_no_answer_is_dead_lettered(bus: Eve
     [letter] = await stream_messages(bus, "deadletter.ticket.created")
     assert letter.headers["Tix-Deliveries"] == "2"
     assert "no answer" in letter.headers["Tix-Reason"]
+
+
+def handled(consumer: str, outcome: str) -> float:
+    labels = {"consumer": consumer, "outcome": outcome}
+    return REGISTRY.get_sample_value("tixvibe_events_handled_total", labels) or 0.0
+
+
+async def test_every_delivery_is_counted_by_what_came_of_it(
+    bus: EventBus, run_listener: Callable[..., Any], replicas: None
+) -> None:
+    replica = await run_listener(WidgetCreatedListener(), service="counted")
+    poison = await run_listener(ScriptedListener(fail_when=lambda _: True), service="poisoned")
+    held = await run_listener(OutageListener(outage_calls=2), service="held")
+    event = created()
+
+    await Publisher(bus).publish(event)
+    await Publisher(bus).publish(event)  # a second publish, as a redelivery would be
+
+    await wait_until(lambda: handled(replica.durable, "duplicate") == 1, message="duplicate")
+    await wait_until(lambda: handled(poison.durable, "dead_lettered") == 2, message="set aside")
+    await wait_until(lambda: handled(held.durable, "held") == 1, message="held, then applied")
+    assert handled(replica.durable, "applied") == 1
+    assert handled(poison.durable, "failed") == 2 * (POLICY.max_deliver - 1)
+    assert handled(held.durable, "applied") == 1  # the second publish met no outage
+    dead = REGISTRY.get_sample_value("tixvibe_dead_letters_total", {"subject": "ticket.created"})
+    assert dead is not None
+    assert dead >= 2  # one for each event the poisoned consumer was given

@@ -149,6 +149,10 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
 
     status = tix(env, "status")
     assert status.returncode == 0, status.stdout
+    # Each process's key figures, from its metrics.
+    figures = [line for line in status.stdout.splitlines() if "metrics:" in line]
+    assert len(figures) == 7, status.stdout
+    assert all("events waiting" in line and "dead letters" in line for line in figures)
     for name in ("auth", "tickets", "orders", "expiration", "payments"):
         assert any(
             line.startswith(name) and " ready " in line for line in status.stdout.splitlines()

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from tixcommon.metrics import serving_metrics
 from tixcommon.middleware import EdgeMiddleware
 from webclient.api import Backend
 from webclient.errors import install_page_errors, render_edge_error
@@ -26,8 +27,9 @@ def create_app(settings: ClientSettings) -> FastAPI:
         backend = Backend(settings)
         app.state.backend = backend
         try:
-            logger.info("client started", extra={"api_url": settings.api_url})
-            yield
+            with serving_metrics(settings.metrics_port, settings.host):
+                logger.info("client started", extra={"api_url": settings.api_url})
+                yield
         finally:
             await backend.aclose()
 

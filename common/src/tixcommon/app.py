@@ -19,9 +19,15 @@ from tixcommon.context import ServiceContext, SettingsT, WiringT, require_starte
 from tixcommon.error_handlers import install_error_handlers
 from tixcommon.health import ReadinessCheck
 from tixcommon.health import router as health_router
+from tixcommon.metrics import serving_metrics
 from tixcommon.middleware import EdgeMiddleware
 from tixcommon.openapi import contract_openapi
-from tixcommon.opening import open_with_retry, running_listeners, service_context
+from tixcommon.opening import (
+    open_with_retry,
+    running_listeners,
+    sampling_metrics,
+    service_context,
+)
 
 OpenWiring = Callable[[ServiceContext[SettingsT]], Awaitable[WiringT]]
 """A service's `wiring.open`: its collaborators, built on the opened shared clients."""
@@ -60,6 +66,7 @@ def create_app(
         opened = await wiring(context)
         # Entered last, so left first: stop taking events before anything closes.
         runners = await stack.enter_async_context(running_listeners(context, subscriptions(opened)))
+        await stack.enter_async_context(sampling_metrics(context, runners))
         logger.info("service started", extra={"listeners": [r.durable for r in runners]})
         return context, opened
 
@@ -81,6 +88,7 @@ def create_app(
         app.state.context = app.state.wiring = None
         app.state.startup_error = None
         async with AsyncExitStack() as stack:
+            stack.enter_context(serving_metrics(settings.metrics_port, settings.host))
             # The server answers at once (/healthz: alive; /readyz: not yet, and why) while the
             # dependencies are opened in the background, for as long as they take to appear.
             starting = asyncio.create_task(start(stack), name="opening dependencies")

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from tixcommon.context import ServiceContext
 from tixcommon.errors import ErrorBody, ErrorItem
+from tixcommon.metrics import SERVICE_READY
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,9 +51,12 @@ async def readyz(request: Request) -> dict[str, object] | JSONResponse:
     if context is None:
         problem = request.app.state.startup_error or "opening its dependencies"
         body = ErrorBody(errors=[ErrorItem(message=f"starting: {problem}")])
+        SERVICE_READY.set(0)
         return JSONResponse(body.to_json(), status_code=503)
     checks = await dependency_checks(context, request.app.state.readiness_checks)
     failing = {name: state for name, state in checks.items() if state != "ok"}
+    # What the last readiness probe found: the alert on a service not ready reads it.
+    SERVICE_READY.set(0 if failing else 1)
     if failing:
         body = ErrorBody(
             errors=[ErrorItem(message=f"{name} {state}") for name, state in failing.items()]

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tixcommon.errors import AppError, PayloadTooLarge
 from tixcommon.logging import log_context
+from tixcommon.metrics import observe_request
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,10 @@ class EdgeMiddleware:
 
     @staticmethod
     def _log(scope: Scope, state: dict[str, Any], began: float) -> None:
+        seconds = time.perf_counter() - began
+        # The router leaves the route it matched in the scope: its template names the series.
+        route = scope.get("route")
+        observe_request(scope["method"], getattr(route, "path", None), state["status"], seconds)
         level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
         logger.log(
             level,
@@ -159,7 +164,7 @@ class EdgeMiddleware:
                 "method": scope["method"],
                 "path": scope["path"],
                 "status": state["status"],
-                "duration_ms": round((time.perf_counter() - began) * 1000, 2),
+                "duration_ms": round(seconds * 1000, 2),
             },
         )
 

@@ -23,6 +23,7 @@ from tixcommon.bus.outbox import OUTBOX_COLLECTION
 from tixcommon.context import ServiceContext, SettingsT
 from tixcommon.db import init_documents, mongo_client
 from tixcommon.outages import is_outage
+from tixcommon.periodic import running_every
 from tixcommon.settings import EventServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -138,3 +139,25 @@ async def running_listeners(
         yield runners
     finally:
         await asyncio.gather(*(runner.stop() for runner in runners))
+
+
+@asynccontextmanager
+async def sampling_metrics(
+    context: ServiceContext[SettingsT], runners: Sequence[ListenerRunner]
+) -> AsyncIterator[None]:
+    """While metrics are served, read the consumers' lag and the outbox's depth into them
+    every so often (JetStream and the database are asked, never the request path)."""
+    settings = context.settings
+    outbox = context.outbox
+    if settings.metrics_port is None or not isinstance(settings, EventServiceSettings):
+        yield
+        return
+
+    async def sample() -> None:
+        await asyncio.gather(
+            *(runner.sample_lag() for runner in runners),
+            *([outbox.sample_depth()] if outbox is not None else []),
+        )
+
+    async with running_every(settings.metrics_sample_seconds, sample, name="metrics sampling"):
+        yield

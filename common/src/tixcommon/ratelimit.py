@@ -16,6 +16,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from tixcommon.errors import TooManyRequests
+from tixcommon.metrics import RATE_LIMIT_REFUSALS
 
 
 class AttemptLimiter:
@@ -43,6 +44,7 @@ class AttemptLimiter:
         async for entry in self.collection.find({"_id": {"$in": list(keys)}}):
             key = keys[entry["_id"]]
             if entry["count"] >= limits[key]:
+                RATE_LIMIT_REFUSALS.inc()
                 raise TooManyRequests(retry_after=retry_after)
             failed.add(key)
         return failed

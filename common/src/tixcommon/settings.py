@@ -43,6 +43,9 @@ class ProcessSettings(BaseSettings):
     # How many routers (ingress, gateway) append to X-Forwarded-For in front of us: the client's
     # address is that many entries from the right. 0 trusts no header and uses the peer address.
     trusted_proxy_hops: int = Field(default=1, ge=0)
+    # Where Prometheus scrapes `/metrics`: a port of its own that no router sends the public to.
+    # Unset, no metrics are served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class ServiceSettings(ProcessSettings):
@@ -90,6 +93,8 @@ class EventServiceSettings(ServiceSettings):
     listener_batch: int = Field(default=10, ge=1)
 
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # How often consumer lag and the outbox's depth are read into the metrics (when served).
+    metrics_sample_seconds: float = Field(default=5.0, gt=0)
     drain_timeout_seconds: float = Field(default=10.0, gt=0)
 
 

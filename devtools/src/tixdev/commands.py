@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 from nats.js.api import DeliverPolicy
+from prometheus_client.parser import text_string_to_metric_families
 
 from tixcommon.bus import EventBus
 from tixdev.stack import local_secret
@@ -34,7 +35,9 @@ def stack_state() -> dict[str, Any]:
 
 
 def status() -> int:
-    """Each component's readiness; exit 1 if any is not ready."""
+    """Each component's readiness, then each process's key figures from its metrics (events
+    waiting for its consumers, its outbox's oldest entry, its dead letters); exit 1 if any
+    component is not ready."""
     state = stack_state()
     healthy = True
     with httpx.Client(timeout=3) as client:
@@ -47,8 +50,30 @@ def status() -> int:
                 ok, detail = False, f"unreachable ({type(error).__name__})"
             healthy &= ok
             print(f"{name:<12} {'ready' if ok else 'NOT READY':<10} {detail}")  # noqa: T201
-    print(f"{'gateway':<12} {state['gateway']}")  # noqa: T201
+        print(f"{'gateway':<12} {state['gateway']}")  # noqa: T201
+        for name, url in state.get("metrics", {}).items():
+            print(f"{name:<12} {_key_figures(client, url)}")  # noqa: T201
     return 0 if healthy else 1
+
+
+def _key_figures(client: httpx.Client, url: str) -> str:
+    """What an operator looks at first, from one scrape of a process's metrics."""
+    try:
+        exposition = client.get(url).text
+    except httpx.HTTPError as error:
+        return f"metrics unreachable ({type(error).__name__})"
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    figures = [
+        f"{totals.get('tixvibe_consumer_pending_messages', 0):.0f} events waiting",
+        f"{totals.get('tixvibe_consumer_ack_pending_messages', 0):.0f} in hand",
+        f"outbox {totals.get('tixvibe_outbox_entries', 0):.0f} "
+        f"(oldest {totals.get('tixvibe_outbox_oldest_entry_age_seconds', 0):.1f} s)",
+        f"{totals.get('tixvibe_dead_letters_total', 0):.0f} dead letters",
+    ]
+    return "metrics: " + ", ".join(figures)
 
 
 # The demo catalogue: each act with what it plays and its usual price, on tour through these

@@ -11,6 +11,7 @@ class ServiceSpec:
     name: str
     module: str
     port: int
+    metrics_port: int  # /metrics, which the gateway never routes to (METRICS_PORT)
     env: dict[str, str] = field(default_factory=dict)
     serves_http: bool = True
 
@@ -24,14 +25,16 @@ class ServiceSpec:
 
 
 def platform_services(base_port: int) -> list[ServiceSpec]:
-    """The platform's processes, each HTTP one on its own port above `base_port`."""
+    """The platform's processes, each HTTP one on its own port above `base_port` (1 to 6), and
+    each one's metrics on the ports after those (7 to 13)."""
+    metrics = base_port + 7
     return [
-        ServiceSpec("auth", "auth", base_port + 1),
-        ServiceSpec("tickets", "tickets", base_port + 2),
-        ServiceSpec("orders", "orders", base_port + 3),
-        ServiceSpec("expiration", "expiration", base_port + 4),
+        ServiceSpec("auth", "auth", base_port + 1, metrics),
+        ServiceSpec("tickets", "tickets", base_port + 2, metrics + 1),
+        ServiceSpec("orders", "orders", base_port + 3, metrics + 2),
+        ServiceSpec("expiration", "expiration", base_port + 4, metrics + 3),
         # No HTTP of its own: the expiration service's /readyz reports whether it is alive.
-        ServiceSpec("exp-worker", "expiration.worker", 0, serves_http=False),
-        ServiceSpec("payments", "payments", base_port + 5),
-        ServiceSpec("client", "webclient", base_port + 6),
+        ServiceSpec("exp-worker", "expiration.worker", 0, metrics + 4, serves_http=False),
+        ServiceSpec("payments", "payments", base_port + 5, metrics + 5),
+        ServiceSpec("client", "webclient", base_port + 6, metrics + 6),
     ]

@@ -129,6 +129,9 @@ async def run_stack(config: StackConfig) -> int:
             {
                 "gateway": gateway_url,
                 "services": backends,
+                "metrics": {
+                    spec.name: f"http://127.0.0.1:{spec.metrics_port}/metrics" for spec in specs
+                },
                 "nats_url": base_env["NATS_URL"],
                 "mongo_url": base_env["MONGO_URI"],
                 "redis_url": base_env["REDIS_URL"],
@@ -161,6 +164,7 @@ async def run_stack(config: StackConfig) -> int:
             {
                 **base_env,
                 "PORT": str(spec.port),
+                "METRICS_PORT": str(spec.metrics_port),
                 "HOST": "127.0.0.1",
                 **spec.env,
                 **per_service.get(spec.name, {}),

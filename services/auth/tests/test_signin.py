@@ -3,6 +3,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tixtest import metric
+
 SIGNIN = "/api/users/signin"
 INVALID = {"errors": [{"message": "Invalid credentials"}]}
 
@@ -59,6 +61,10 @@ async def test_repeated_failures_for_one_email_are_rate_limited(
     client: httpx.AsyncClient, account: dict[str, str]
 ) -> None:
     # The test configuration allows 3 failures per email per window.
+    failures, refusals = (
+        metric("tixvibe_signin_failures_total"),
+        metric("tixvibe_rate_limit_refusals_total"),
+    )
     for _ in range(3):
         response = await client.post(
             SIGNIN, json={"email": account["email"], "password": "bad-guess"}
@@ -73,6 +79,8 @@ async def test_repeated_failures_for_one_email_are_rate_limited(
     assert limited.json() == {"errors": [{"message": "Too many attempts, try again later"}]}
     assert int(limited.headers["retry-after"]) > 0
     assert "set-cookie" not in limited.headers
+    assert metric("tixvibe_signin_failures_total") == failures + 3
+    assert metric("tixvibe_rate_limit_refusals_total") == refusals + 1
 
 
 async def test_rate_limit_per_email_does_not_lock_out_other_accounts(

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from tixcommon.bus import EventBus
 from tixcommon.bus.outbox import OUTBOX_COLLECTION
-from tixtest import SignedInUser, stream_messages, wait_for_event, wait_until
+from tixtest import SignedInUser, metric, stream_messages, wait_for_event, wait_until
 
 ORDERS = "/api/orders"
 ListTicket = Callable[..., Awaitable[dict[str, Any]]]
@@ -77,6 +77,7 @@ async def test_second_order_for_a_reserved_ticket_is_refused(
     client: httpx.AsyncClient, list_ticket: ListTicket, make_user: Callable[..., SignedInUser]
 ) -> None:
     ticket = await list_ticket()
+    conflicts = metric("tixvibe_reservation_conflicts_total")
     first = await client.post(ORDERS, json={"ticketId": ticket["id"]}, headers=make_user().headers)
 
     second = await client.post(ORDERS, json={"ticketId": ticket["id"]}, headers=make_user().headers)
@@ -84,6 +85,7 @@ async def test_second_order_for_a_reserved_ticket_is_refused(
     assert first.status_code == 201
     assert second.status_code == 400
     assert second.json()["errors"][0]["message"] == "Ticket is already reserved"
+    assert metric("tixvibe_reservation_conflicts_total") == conflicts + 1
 
 
 async def test_concurrent_buyers_race_for_one_ticket_exactly_one_wins(
@@ -158,10 +160,12 @@ async def test_cancel_sets_cancelled_announces_it_and_frees_the_ticket(
     order = (
         await client.post(ORDERS, json={"ticketId": ticket["id"]}, headers=buyer.headers)
     ).json()
+    by_buyers = metric("tixvibe_orders_cancelled_total", reason="buyer")
 
     response = await client.delete(f"{ORDERS}/{order['id']}", headers=buyer.headers)
 
     assert (response.status_code, response.content) == (204, b"")
+    assert metric("tixvibe_orders_cancelled_total", reason="buyer") == by_buyers + 1
     shown = (await client.get(f"{ORDERS}/{order['id']}", headers=buyer.headers)).json()
     assert (shown["status"], shown["version"]) == ("cancelled", 1)
     event = await wait_for_event(bus, "order.cancelled", lambda e: e["id"] == order["id"])

@@ -18,6 +18,7 @@ from tixcommon.settings import ConfigurationError, load_settings
 from tixtest import (
     SignedInUser,
     free_port,
+    metric,
     serve_app,
     stream_messages,
     wait_for_event,
@@ -181,6 +182,7 @@ async def test_declined_card_is_400_with_stripes_message_and_stores_nothing(
     client: httpx.AsyncClient, buyer: SignedInUser, known_order: KnownOrder, bus: EventBus
 ) -> None:
     order = await known_order(buyer)
+    declines = metric("tixvibe_payments_total", outcome="declined")
 
     declined = await pay(client, buyer, order, token="pm_card_chargeCustomerFail")
 
@@ -190,6 +192,7 @@ async def test_declined_card_is_400_with_stripes_message_and_stores_nothing(
     )
     assert await Payment.find(Payment.order_id == order["id"]).count() == 0
     assert await stream_messages(bus, "payment.created") == []
+    assert metric("tixvibe_payments_total", outcome="declined") == declines + 1
     retried = await pay(client, buyer, order)  # another card works
     assert retried.status_code == 201
 

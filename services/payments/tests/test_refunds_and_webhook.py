@@ -21,6 +21,7 @@ from tixcommon.events import OrderCancelled, OrderCompleted, TicketRef
 from tixtest import (
     SignedInUser,
     consumers_idle,
+    metric,
     stream_messages,
     wait_for_event,
     wait_until,
@@ -98,6 +99,7 @@ async def test_cancel_after_payment_refunds_it_once(
         headers=buyer.headers,
     )
     assert paid.status_code == 201
+    refunds = metric("tixvibe_payments_total", outcome="refunded")
 
     await publish.publish(cancelled(order))
     await publish.publish(cancelled(order))  # redelivered
@@ -113,6 +115,7 @@ async def test_cancel_after_payment_refunds_it_once(
     assert payment.stripe_id is not None
     [refund] = refunds_of(stripe_api, payment.stripe_id)
     assert (refund.id, refund.amount) == (payment.refund_id, 2000)
+    assert metric("tixvibe_payments_total", outcome="refunded") == refunds + 1
 
 
 async def test_webhook_rejects_bad_or_missing_signatures(
@@ -310,10 +313,12 @@ async def test_a_charge_whose_answer_was_lost_is_recorded_from_stripe(
     # The card was charged, then the request died (or Stripe's answer, or the database, was
     # lost) and no webhook came: only Stripe knows, and it is asked.
     order = await known_order(buyer)
+    reconciled = metric("tixvibe_payments_total", outcome="reconciled")
     intent = charge_outside_a_request(stripe_api, order)
     claim = await abandoned_claim(order, intent.id)
 
     event = await wait_for_event(bus, "payment.created", lambda e: e["orderId"] == order["id"])
+    assert metric("tixvibe_payments_total", outcome="reconciled") == reconciled + 1
 
     assert (event["id"], event["stripeId"]) == (str(claim.id), intent.id)
     payment = await Payment.get(claim.id)

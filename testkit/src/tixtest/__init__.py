@@ -15,6 +15,7 @@ from tixtest.events import (
     wait_for_event,
     wait_until,
 )
+from tixtest.metrics import metric
 from tixtest.plugin import SignedInUser, dependencies_opened, serve_app
 from tixtest.proxy import TcpProxy
 from tixtest.redelivery import Unsettled, deliver_until_settled
@@ -33,6 +34,7 @@ __all__ = [
     "dependencies_opened",
     "free_port",
     "free_port_block",
+    "metric",
     "serve_app",
     "stream_messages",
     "wait_for_event",

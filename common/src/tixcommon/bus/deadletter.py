@@ -19,6 +19,7 @@ from nats.aio.subscription import Subscription
 from tixcommon.bus.connection import EventBus
 from tixcommon.bus.publisher import MSG_ID_HEADER, REQUEST_ID_HEADER, Publisher
 from tixcommon.logging import log_context
+from tixcommon.metrics import DEAD_LETTERS
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class DeadLetters:
             )
             return False
         logger.error("event dead-lettered", extra={"reason": reason[:1000]})
+        DEAD_LETTERS.labels(self.subject).inc()
         return True
 
 

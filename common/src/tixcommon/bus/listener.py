@@ -34,6 +34,12 @@ from tixcommon.bus.settlement import Action, DeliveryPolicy, Result, Settlement,
 from tixcommon.db import ApplyResult
 from tixcommon.events import Event
 from tixcommon.logging import log_context
+from tixcommon.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_PENDING,
+    EVENT_HANDLING_DURATION,
+    EVENTS_HANDLED,
+)
 from tixcommon.outages import is_outage
 
 # How long a backlog fetch may wait when the backlog turns out to be gone (another replica took
@@ -47,12 +53,15 @@ EventT = TypeVar("EventT", bound=Event)
 
 class Outcome(enum.Enum):
     ACK = "ack"
+    DUPLICATE = "duplicate"  # acked: it had been applied already (a redelivery)
     RETRY_LATER = "retry_later"
 
     @classmethod
     def of(cls, applied: ApplyResult) -> Outcome:
         """A replica's change: wait for the earlier version, else done (now or before)."""
-        return cls.RETRY_LATER if applied is ApplyResult.NOT_YET else cls.ACK
+        if applied is ApplyResult.NOT_YET:
+            return cls.RETRY_LATER
+        return cls.DUPLICATE if applied is ApplyResult.ALREADY_APPLIED else cls.ACK
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,12 @@ class ListenerRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def sample_lag(self) -> None:
+        """JetStream's own count of what this consumer has still to handle, into the metrics."""
+        info = await self.bus.js.consumer_info(self.bus.stream_name, self.durable)
+        CONSUMER_PENDING.labels(self.durable).set(info.num_pending or 0)
+        CONSUMER_ACK_PENDING.labels(self.durable).set(info.num_ack_pending or 0)
+
     async def _run(self, subscription: nats.js.JetStreamContext.PullSubscription) -> None:
         try:
             await self._fetch_and_handle(subscription)
@@ -226,6 +241,7 @@ class ListenerRunner:
             stream_sequence=metadata.sequence.stream,
             request_id=headers.get(REQUEST_ID_HEADER),
         )
+        began = time.perf_counter()
         with log_context(
             request_id=delivery.request_id,
             subject=delivery.subject,
@@ -238,28 +254,38 @@ class ListenerRunner:
                 reason = f"invalid payload: {error}"
                 decision = settle(Result.UNPARSEABLE, delivery.attempt, self.policy)
                 await self._carry_out(decision, message, delivery, reason)
+                self._count(decision, "dead_lettered", began)
                 return
-            result, reason = await self._try(message, event, delivery)
+            result, reason, came_to = await self._try(message, event, delivery)
             decision = settle(result, delivery.attempt, self.policy)
             if decision.action is Action.KEEP_IN_HAND:
-                result, reason = await self._last_wait(message, event, delivery)
+                result, reason, came_to = await self._last_wait(message, event, delivery)
                 decision = settle(result, delivery.attempt, self.policy, kept_in_hand=True)
             if result is Result.NOT_YET:
                 logger.info("event deferred", extra={"reason": reason})
             await self._carry_out(decision, message, delivery, reason)
+            self._count(decision, came_to, began)
 
-    async def _try(self, message: Msg, event: Event, delivery: Delivery) -> tuple[Result, str]:
-        """Handle the event once (through any outage): what it came to, and why."""
+    def _count(self, decision: Settlement, came_to: str, began: float) -> None:
+        outcome = "dead_lettered" if decision.action is Action.DEAD_LETTER else came_to
+        EVENTS_HANDLED.labels(self.durable, outcome).inc()
+        EVENT_HANDLING_DURATION.labels(self.durable).observe(time.perf_counter() - began)
+
+    async def _try(self, message: Msg, event: Event, delivery: Delivery) -> tuple[Result, str, str]:
+        """Handle the event once (through any outage): what it came to, why, and its name in
+        the metrics (applied, duplicate, held: applied after an outage, retry_later, failed)."""
         try:
-            outcome = await self._handle_through_outages(message, event, delivery)
+            outcome, outages = await self._handle_through_outages(message, event, delivery)
         except Exception as error:
             if is_outage(error):  # only when stopping: let another replica have it soon
-                return Result.STOPPED_IN_OUTAGE, f"stopping in an outage: {error!r}"
+                return Result.STOPPED_IN_OUTAGE, f"stopping in an outage: {error!r}", "failed"
             logger.warning("handler failed", exc_info=True)
-            return Result.FAILED, f"{type(error).__name__}: {error}"
+            return Result.FAILED, f"{type(error).__name__}: {error}", "failed"
         if outcome is Outcome.RETRY_LATER:
-            return Result.NOT_YET, "waiting for an earlier version"
-        return Result.HANDLED, ""
+            return Result.NOT_YET, "waiting for an earlier version", "retry_later"
+        if outages:
+            return Result.HANDLED, "", "held"
+        return Result.HANDLED, "", "duplicate" if outcome is Outcome.DUPLICATE else "applied"
 
     async def _carry_out(
         self, decision: Settlement, message: Msg, delivery: Delivery, reason: str
@@ -276,7 +302,7 @@ class ListenerRunner:
 
     async def _handle_through_outages(
         self, message: Msg, event: Event, delivery: Delivery
-    ) -> Outcome | None:
+    ) -> tuple[Outcome | None, int]:
         """Handle the event, retrying it here for as long as a dependency is away.
 
         An outage says nothing about the event, so it must not use up the deliveries kept for
@@ -284,7 +310,7 @@ class ListenerRunner:
         otherwise set good events aside (an order never cancelled, a replica left behind).
         Marking the message in progress keeps JetStream from handing it to another replica
         meanwhile; if the broker is away too, it comes back after the ack wait, which the
-        listener's idempotence makes harmless."""
+        listener's idempotence makes harmless. Also says how many outages it waited through."""
         outages = 0
         while True:
             try:
@@ -300,27 +326,27 @@ class ListenerRunner:
             else:
                 if outages:
                     logger.info("event handled after an outage", extra={"retries": outages})
-                return outcome
+                return outcome, outages
             await self._pause_in_hand(message, outages)
 
     async def _last_wait(
         self, message: Msg, event: Event, delivery: Delivery
-    ) -> tuple[Result, str]:
+    ) -> tuple[Result, str, str]:
         """The last delivery of an event still waiting for an earlier one: keep it in hand for
         two ack waits more, trying again now and then. The earlier event may be held by a
         replica that crashed, and comes back only after the ack wait, however short the
         redelivery budget was; an earlier event that never comes (itself set aside) still ends
         in the dead letters."""
         deadline = time.monotonic() + 2 * self.policy.ack_wait_seconds
-        result, reason = Result.NOT_YET, "waiting for an earlier version"
+        result, reason, came_to = Result.NOT_YET, "waiting for an earlier version", "retry_later"
         waits = 0
         while result is Result.NOT_YET and time.monotonic() < deadline:
             if self._stopping.is_set():
                 break
             waits += 1
             await self._pause_in_hand(message, waits)
-            result, reason = await self._try(message, event, delivery)
-        return result, reason
+            result, reason, came_to = await self._try(message, event, delivery)
+        return result, reason, came_to
 
     async def _pause_in_hand(self, message: Msg, pauses: int) -> None:
         """Wait before trying an event in hand again, keeping it ours meanwhile (in progress

@@ -25,6 +25,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from tixcommon.bus.publisher import Publisher
 from tixcommon.events import Event
 from tixcommon.logging import current_request_id
+from tixcommon.metrics import OUTBOX_ENTRIES, OUTBOX_OLDEST_AGE
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,16 @@ class Outbox:
         if stored:
             self._on_commit(stored)
         return result
+
+    async def sample_depth(self) -> None:
+        """How many entries wait, and for how long the oldest has, into the metrics."""
+        OUTBOX_ENTRIES.set(await self.collection.estimated_document_count())
+        oldest = await self.collection.find_one({}, sort=[("_id", ASCENDING)])
+        if oldest is None:
+            OUTBOX_OLDEST_AGE.set(0)
+            return
+        waited = datetime.now(UTC) - _aware(oldest["createdAt"])
+        OUTBOX_OLDEST_AGE.set(max(waited.total_seconds(), 0.0))
 
 
 OutboxEntry = dict[str, Any]
@@ -202,3 +213,8 @@ class OutboxRelay:
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
             raise failure
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as UTC (the driver returns naive datetimes unless told otherwise)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -16,6 +16,7 @@ from nats.js.api import PubAck
 from tixcommon.bus.connection import EventBus
 from tixcommon.events import Event
 from tixcommon.logging import current_request_id
+from tixcommon.metrics import EVENTS_PUBLISHED
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -58,4 +59,5 @@ class Publisher:
             stream=self.bus.stream_name,
             timeout=self.timeout,
         )
+        EVENTS_PUBLISHED.labels(subject).inc()
         return ack

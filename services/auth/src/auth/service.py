@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pymongo.errors import DuplicateKeyError
 
+from auth.metrics import SIGNIN_FAILURES
 from auth.models import User
 from auth.passwords import PasswordHasher
 from tixcommon.errors import BadRequest
@@ -45,6 +46,7 @@ class AccountService:
         valid, rehashed = await self.hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid:
             await self.attempts.record_failure(email_key, address_key)
+            SIGNIN_FAILURES.inc()
             raise BadRequest(INVALID_CREDENTIALS)
         if email_key in failed:
             # The account's owner got in: forgive its failures (never the address's).

@@ -25,6 +25,7 @@ from arq.utils import timestamp_ms
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from expiration.metrics import EXPIRY_LATENESS
 from expiration.redis import arq_pool, health_key, scheduled_channel, worker_alive
 from expiration.service import EXPIRE_JOB, Expirer, ExpiryScheduler
 from expiration.settings import ExpirationSettings
@@ -32,6 +33,7 @@ from expiration.wiring import Wiring, open_wiring
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.errors import ServiceUnavailable
 from tixcommon.logging import configure_logging, log_context
+from tixcommon.metrics import serving_metrics
 from tixcommon.opening import open_with_retry, service_context
 from tixcommon.periodic import running_every
 from tixcommon.settings import ConfigurationError, load_settings
@@ -43,11 +45,15 @@ async def expire_order(ctx: dict[str, Any], order_id: str) -> bool:
     expirer: Expirer = ctx["expirer"]
     with log_context(order_id=order_id, job_try=ctx.get("job_try")):
         try:
-            return await expirer.expire(order_id)
+            announced = await expirer.expire(order_id)
         except Exception as error:
             # Database or broker unavailable: try again shortly rather than drop the timer.
             logger.warning("expiry failed, retrying", extra={"error": repr(error)})
             raise Retry(defer=min(0.5 * 2 ** ctx.get("job_try", 1), 30)) from error
+        if announced and "score" in ctx:
+            # arq's score is the time the job was due, in milliseconds.
+            EXPIRY_LATENESS.observe(max(timestamp_ms() - ctx["score"], 0) / 1000)
+        return announced
 
 
 async def _reconcile(expirer: Expirer, scheduler: ExpiryScheduler) -> None:
@@ -171,6 +177,7 @@ async def run(settings: ExpirationSettings) -> None:
     """Wait for Redis, MongoDB and NATS (a worker started before them waits, it does not exit),
     then fire timers until SIGTERM or SIGINT."""
     async with AsyncExitStack() as stack:
+        stack.enter_context(serving_metrics(settings.metrics_port, settings.host))
         wiring, bus = await open_with_retry(partial(open_dependencies, settings), stack)
         worker = build_worker(wiring, bus)
         try:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from orders.metrics import ORDERS_CANCELLED, ORDERS_COMPLETED, ORDERS_CREATED, RESERVATION_CONFLICTS
 from orders.models import Order, OrderedTicket
 from orders.repository import OrderRepository, TicketReplicaRepository
 from tixcommon.auth import UserClaims
@@ -68,6 +69,7 @@ class OrderService:
         # A cheap early "no" for the losers of a race once the winner has committed; the index
         # below, not this read, is what makes the reservation atomic.
         if await self.orders.held(str(ticket_id)):
+            RESERVATION_CONFLICTS.inc()
             raise BadRequest(ALREADY_RESERVED, field="ticketId")
         order = Order(
             user_id=buyer.id,
@@ -98,7 +100,9 @@ class OrderService:
         try:
             await self.outbox.run(work)
         except DuplicateKeyError:
+            RESERVATION_CONFLICTS.inc()
             raise BadRequest(ALREADY_RESERVED, field="ticketId") from None
+        ORDERS_CREATED.inc()
         return order
 
     async def mine(self, buyer: UserClaims) -> list[Order]:
@@ -119,7 +123,7 @@ class OrderService:
                 raise BadRequest("Cannot cancel a completed order")
             if order.status is OrderStatus.CANCELLED:
                 return  # cancelling twice is harmless
-            await self._cancel(order)
+            await self._cancel(order, reason="buyer")
 
         await retry_on_conflict(attempt)
 
@@ -132,7 +136,7 @@ class OrderService:
             if order is None:
                 raise OrderNotFound(f"expiration for unknown order {order_id}")
             if order.status in LIVE_STATUSES:
-                await self._cancel(order)
+                await self._cancel(order, reason="expiry")
 
         await retry_on_conflict(attempt)
         return Outcome.ACK
@@ -157,11 +161,12 @@ class OrderService:
                 )
 
             await self.outbox.run(work)
+            ORDERS_COMPLETED.inc()
 
         await retry_on_conflict(attempt)
         return Outcome.ACK
 
-    async def _cancel(self, order: Order) -> None:
+    async def _cancel(self, order: Order, *, reason: str) -> None:
         async def work(tx: Transaction) -> None:
             cancelled = await self.orders.cancel(order, session=tx.session)
             tx.publish(
@@ -173,3 +178,4 @@ class OrderService:
             )
 
         await self.outbox.run(work)
+        ORDERS_CANCELLED.labels(reason).inc()

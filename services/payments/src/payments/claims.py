@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from payments.metrics import PAYMENTS
 from payments.models import Payment
 from payments.recording import PaymentRecorder
 from payments.repository import PaymentRepository
@@ -44,6 +45,7 @@ class ClaimSettler:
                 await self.recorder.record_success(
                     claim.order_id, claim.stripe_id, claim.amount_cents
                 )
+                PAYMENTS.labels("reconciled").inc()
                 return True
         await self.payments.release(claim)
         return True

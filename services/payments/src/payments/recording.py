@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from payments.metrics import PAYMENTS
 from payments.models import Payment, PaymentStatus
 from payments.repository import OrderReplicaRepository, PaymentRepository
 from payments.stripe_gateway import StripeGateway
@@ -71,3 +72,4 @@ class PaymentRecorder:
             return
         refund_id = await self.stripe.refund(payment.order_id, payment.stripe_id)
         await self.payments.refunded(payment, refund_id)
+        PAYMENTS.labels("refunded").inc()

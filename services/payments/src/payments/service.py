@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bson import ObjectId
 
 from payments.claims import ClaimSettler
+from payments.metrics import PAYMENTS
 from payments.models import OrderReplica, Payment, PaymentStatus
 from payments.recording import PaymentRecorder, Recorded
 from payments.repository import OrderReplicaRepository, PaymentRepository
@@ -60,12 +61,14 @@ class PaymentService:
             await self.stripe.confirm(attempt, intent_id)
         except PaymentDeclined:
             await self.payments.release(claim)
+            PAYMENTS.labels("declined").inc()
             raise
         # Stripe unavailable mid-confirm propagates with the claim kept: the charge may have
         # happened, and settling the claim from Stripe's own record (ClaimSettler) tells.
         recording = await self.recorder.record_success(str(order_id), intent_id, claim.amount_cents)
         if recording.result is Recorded.REFUNDED:
             raise BadRequest(REFUNDED)
+        PAYMENTS.labels("succeeded").inc()
         return recording.payment
 
     async def _claim(self, order: OrderReplica) -> Payment:

@@ -1,0 +1,17 @@
+"""What orders counts of its business, beside the metrics every service has (tixcommon.metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+ORDERS_CREATED = Counter("tixvibe_orders_created_total", "Orders placed, each holding its ticket.")
+ORDERS_COMPLETED = Counter("tixvibe_orders_completed_total", "Orders paid for.")
+ORDERS_CANCELLED = Counter(
+    "tixvibe_orders_cancelled_total",
+    "Orders cancelled, by why: the buyer cancelled it, or its reservation expired.",
+    ["reason"],
+)
+RESERVATION_CONFLICTS = Counter(
+    "tixvibe_reservation_conflicts_total",
+    "Orders refused because another live order holds the ticket (the losers of a race).",
+)
