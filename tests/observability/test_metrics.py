@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tixdev.servers import free_port
-from tixtest.stack import RunningStack, buy_one_and_let_one_lapse, eventually, running_stack
+from tixtest.stack import RunningStack, buy_one_and_let_one_lapse, eventually
 
 PROCESSES = ("auth", "tickets", "orders", "expiration", "exp-worker", "payments", "client")
 
@@ -25,13 +25,6 @@ def binary(name: str) -> str:
     found = shutil.which(name)
     assert found, f"{name} is not installed: run scripts/ensure-prometheus"
     return found
-
-
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    data = tmp_path_factory.mktemp("observed") / "data"
-    with running_stack(data, EXPIRATION_WINDOW_SECONDS="3", METRICS_SAMPLE_SECONDS="0.5") as stack:
-        yield stack
 
 
 @pytest.fixture(scope="module")

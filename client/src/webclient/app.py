@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from tixcommon.metrics import serving_metrics
 from tixcommon.middleware import EdgeMiddleware
+from tixcommon.tracing import configure_tracing, instrument_app
 from webclient.api import Backend
 from webclient.errors import install_page_errors, render_edge_error
 from webclient.pages import router as pages_router
@@ -48,6 +49,8 @@ def create_app(settings: ClientSettings) -> FastAPI:
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, render_error=render_edge_error
     )
+    if configure_tracing(settings.service_name):
+        instrument_app(app)
 
     # The client's liveness and readiness are its own: a backend being down shows as an error
     # page, not as a client to restart or take out of rotation.

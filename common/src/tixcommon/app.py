@@ -28,6 +28,7 @@ from tixcommon.opening import (
     sampling_metrics,
     service_context,
 )
+from tixcommon.tracing import configure_tracing, instrument_app
 
 OpenWiring = Callable[[ServiceContext[SettingsT]], Awaitable[WiringT]]
 """A service's `wiring.open`: its collaborators, built on the opened shared clients."""
@@ -110,6 +111,8 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    if configure_tracing(settings.service_name):
+        instrument_app(app)
     app.include_router(health_router)
     for router in routers:
         # Every route but the health checks answers 503 until the dependencies are open.

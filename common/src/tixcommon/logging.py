@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 _context: ContextVar[dict[str, Any]] = ContextVar("tix_log_context", default={})  # noqa: B039 - never mutated
 
@@ -54,6 +55,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             **_context.get(),
+            **_trace_ids(),
         }
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
@@ -61,6 +63,14 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+def _trace_ids() -> dict[str, str]:
+    """The current trace and span ids, beside the request id (none when nothing is traced)."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

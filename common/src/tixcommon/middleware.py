@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tixcommon.errors import AppError, PayloadTooLarge
 from tixcommon.logging import log_context
 from tixcommon.metrics import observe_request
+from tixcommon.tracing import note_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class EdgeMiddleware:
         began = time.perf_counter()
 
         declared = _content_length(scope["headers"])
+        note_request_id(request_id)
         with log_context(request_id=request_id):
             if declared is not None and declared > self.max_body_bytes:
                 # Refused before a byte of the body is read.

@@ -8,6 +8,7 @@ import sys
 
 from tixdev import commands as commands_module
 from tixdev.stack import StackConfig, run_stack
+from tixdev.traces import trace_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     follow = events_commands.add_parser("tail", help="follow events live, pretty-printed")
     follow.add_argument("subject", nargs="?", help="e.g. order.created (default: every subject)")
     follow.add_argument("--count", type=int, help="stop after this many events")
+    journey = commands.add_parser("trace", help="one request's journey through every service")
+    journey.add_argument("request_id", help="its X-Request-Id (every response carries one)")
     args = parser.parse_args(argv)
     try:
         if args.command == "dev":
@@ -29,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands_module.status()
         if args.command == "seed":
             return commands_module.seed()
+        if args.command == "trace":
+            return trace_command(commands_module.data_dir(), args.request_id)
         return commands_module.events_tail(args.subject, args.count)
     except commands_module.StackNotRunning as error:
         print(error, file=sys.stderr)  # noqa: T201

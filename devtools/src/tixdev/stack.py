@@ -21,6 +21,7 @@ import httpx
 import uvicorn
 
 from tixcommon.route_table import ROUTED_SERVICES
+from tixcommon.tracing import SPANS_DIR_VARIABLE
 from tixdev.gateway import Gateway
 from tixdev.servers import (
     ManagedServer,
@@ -165,6 +166,8 @@ async def run_stack(config: StackConfig) -> int:
                 **base_env,
                 "PORT": str(spec.port),
                 "METRICS_PORT": str(spec.metrics_port),
+                # Every process keeps its spans on disk, for `tix trace` (tixcommon.tracing).
+                SPANS_DIR_VARIABLE: str(config.data_dir / "spans"),
                 "HOST": "127.0.0.1",
                 **spec.env,
                 **per_service.get(spec.name, {}),

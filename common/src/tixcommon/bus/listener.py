@@ -41,6 +41,7 @@ from tixcommon.metrics import (
     EVENTS_HANDLED,
 )
 from tixcommon.outages import is_outage
+from tixcommon.tracing import handling_event
 
 # How long a backlog fetch may wait when the backlog turns out to be gone (another replica took
 # it): the bound on an event's wait in that race.
@@ -242,12 +243,18 @@ class ListenerRunner:
             request_id=headers.get(REQUEST_ID_HEADER),
         )
         began = time.perf_counter()
-        with log_context(
-            request_id=delivery.request_id,
-            subject=delivery.subject,
-            event_id=delivery.event_id,
-            delivery=delivery.attempt,
-        ):
+        with (
+            handling_event(
+                headers, subject=delivery.subject, consumer=self.durable,
+                request_id=delivery.request_id,
+            ),
+            log_context(
+                request_id=delivery.request_id,
+                subject=delivery.subject,
+                event_id=delivery.event_id,
+                delivery=delivery.attempt,
+            ),
+        ):  # fmt: skip
             try:
                 event = self.listener.event_type.model_validate_json(message.data)
             except ValidationError as error:

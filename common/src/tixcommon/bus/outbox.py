@@ -26,6 +26,7 @@ from tixcommon.bus.publisher import Publisher
 from tixcommon.events import Event
 from tixcommon.logging import current_request_id
 from tixcommon.metrics import OUTBOX_ENTRIES, OUTBOX_OLDEST_AGE
+from tixcommon.tracing import trace_headers
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def outbox_entry(event: Event) -> OutboxEntry:
         "subject": event.subject.value,
         "data": event.to_bytes(),
         "requestId": current_request_id(),
+        "trace": trace_headers(),
         "createdAt": datetime.now(UTC),
     }
 
@@ -198,6 +200,8 @@ class OutboxRelay:
                     bytes(entry["data"]),
                     event_id=str(entry["_id"]),
                     request_id=entry.get("requestId"),
+                    # The trace of the change that caused it, however late it is published.
+                    trace=entry.get("trace", {}),
                 )
                 for entry in entries
             ),

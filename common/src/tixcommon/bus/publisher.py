@@ -17,6 +17,7 @@ from tixcommon.bus.connection import EventBus
 from tixcommon.events import Event
 from tixcommon.logging import current_request_id
 from tixcommon.metrics import EVENTS_PUBLISHED
+from tixcommon.tracing import trace_headers
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -46,10 +47,13 @@ class Publisher:
         request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         wire_subject: str | None = None,
+        trace: Mapping[str, str] | None = None,
     ) -> PubAck:
         """Publish and wait for JetStream's ack. A repeated `event_id` is dropped by the stream
-        (within its duplicate window), so publishing again after a crash is always safe."""
-        headers = {MSG_ID_HEADER: event_id, **(extra_headers or {})}
+        (within its duplicate window), so publishing again after a crash is always safe.
+        `trace`: the trace context to send (by default the current one)."""
+        trace = trace_headers() if trace is None else trace
+        headers = {MSG_ID_HEADER: event_id, **trace, **(extra_headers or {})}
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
         ack: PubAck = await self.bus.js.publish(

@@ -37,6 +37,7 @@ from tixcommon.metrics import serving_metrics
 from tixcommon.opening import open_with_retry, service_context
 from tixcommon.periodic import running_every
 from tixcommon.settings import ConfigurationError, load_settings
+from tixcommon.tracing import configure_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0 if asyncio.run(check(settings)) else 1
     configure_logging(f"{settings.service_name}-worker", settings.log_level)
+    configure_tracing(f"{settings.service_name}-worker")
     asyncio.run(run(settings))
     return 0
 

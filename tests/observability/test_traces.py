@@ -1,0 +1,90 @@
+"""One purchase is one trace: the order placed from the web client, through auth and orders, and
+the event it causes handled by tickets, expiration and payments, as `tix trace` prints it from
+the spans `tix dev` keeps on disk."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+
+import httpx
+
+from tixtest.stack import RunningStack, eventually
+
+TRACED = ("client", "auth", "orders", "tickets", "expiration", "payments")
+
+
+def tix_trace(fleet: RunningStack, request_id: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tixdev", "trace", request_id],
+        env=fleet.env, capture_output=True, text=True, check=False, timeout=30,
+    )  # fmt: skip
+
+
+def test_an_order_placed_in_the_browser_is_one_trace_across_every_service(
+    fleet: RunningStack,
+) -> None:
+    seller = fleet.sign_up()
+    listed = httpx.post(
+        f"{fleet.gateway}/api/tickets", json={"title": "Traced gala", "price": 40}, headers=seller
+    )
+    assert listed.status_code == 201
+    ticket_id = listed.json()["id"]
+    # A browser: signed up (the session cookie), then the purchase form with its token.
+    browser = httpx.Client(base_url=fleet.gateway, timeout=15)
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    signed_up = browser.post("/api/users/signup", json={"email": email, "password": "pw123456"})
+    assert signed_up.status_code == 201
+
+    def purchase() -> str | None:
+        request_id = f"trace-{uuid.uuid4().hex[:12]}"
+        page = browser.get(f"/tickets/{ticket_id}").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page
+        placed = browser.post(
+            f"/tickets/{ticket_id}/purchase", data={"csrf_token": token.group(1)},
+            headers={"x-request-id": request_id},
+        )  # fmt: skip
+        return request_id if placed.status_code == 303 else None  # the listing may lag
+
+    try:
+        request_id = eventually(purchase, 10, "order placed")
+    finally:
+        browser.close()
+
+    def journey() -> str | None:
+        printed = tix_trace(fleet, request_id).stdout
+        return printed if all(f"{name} " in printed for name in TRACED) else None
+
+    printed = eventually(journey, 15, "every service in the trace")
+    lines = printed.splitlines()
+    assert lines[0].startswith("client"), printed  # the root: the browser's request
+    assert any("POST /api/orders" in line and line.lstrip().startswith("orders") for line in lines)
+    for consumer in ("tickets", "expiration", "payments"):
+        assert any(
+            line.lstrip().startswith(consumer) and "order.created process" in line for line in lines
+        ), printed
+    assert len({line[: len(line) - len(line.lstrip())] for line in lines}) >= 3  # nested
+
+
+def test_logs_carry_the_trace_beside_the_request_id(fleet: RunningStack) -> None:
+    request_id = f"logged-{uuid.uuid4().hex[:12]}"
+    answer = httpx.get(f"{fleet.gateway}/api/tickets", headers={"x-request-id": request_id})
+    assert answer.status_code == 200
+
+    [line] = [line for line in fleet.reader.wait_for(request_id, timeout=15) if request_id in line][
+        -1:
+    ]
+    entry = json.loads(line[line.index("{") :])
+    assert entry["request_id"] == request_id
+    assert re.fullmatch(r"[0-9a-f]{32}", entry["trace_id"])
+    assert re.fullmatch(r"[0-9a-f]{16}", entry["span_id"])
+
+
+def test_an_unknown_request_says_so(fleet: RunningStack) -> None:
+    answered = tix_trace(fleet, "no-such-request")
+    assert answered.returncode == 1
+    assert "no spans of request no-such-request" in answered.stdout
