@@ -36,6 +36,7 @@ from bench.stack import RunningService, Stack, resident_mib, running_floor, runn
 from bench.tickets_orders import contention, cookie, propagation
 from tixcommon.bus import EventBus
 from tixcommon.cpu import usable_cpus
+from tixcommon.tracing import SPANS_DIR_VARIABLE
 from tixtest import consumers_idle, wait_until
 
 SERVICES = ("auth", "tickets", "orders", "payments")
@@ -175,6 +176,31 @@ async def creation_figures(stack: Stack, floor: RunningService, seconds: float) 
     ]  # fmt: skip
 
 
+async def telemetry_figures(plain: Stack, traced: Stack, seconds: float) -> list[Figure]:
+    """The same requests on two stacks, tracing off and on (every span kept on disk, as under
+    `tix dev`): what tracing costs a request that writes (a transaction, an outbox entry with
+    its trace context, the relay's publish) and one that reads (the listing's first page)."""
+    off_name = "the same, tracing off"
+    figures: list[Figure] = []
+    loads: dict[str, dict[str, Load]] = {"write": {}, "read": {}}
+    for state, stack in (("off", plain), ("on", traced)):
+        measured = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
+        port = stack.ports["tickets"]
+        loads["write"][state] = await load(
+            port, "/api/tickets", method="POST", body={"title": "Traced", "price": 10},
+            headers=cookie(stack.codec), seconds=seconds, expect=201, measure=measured,
+        )  # fmt: skip
+        loads["read"][state] = await load(port, "/api/tickets", seconds=seconds, measure=measured)
+    for kind, name in (("write", "POST /api/tickets"), ("read", "GET /api/tickets, first page")):
+        on, off = loads[kind]["on"], loads[kind]["off"]
+        traced_name = f"{name}, tracing on (spans to disk)"
+        figures += [
+            rate_figure(traced_name, on, off.rate, off_name),
+            cpu_figure(traced_name, on, off, off_name),
+        ]
+    return figures
+
+
 async def _none_left(outbox: AsyncCollection[Any]) -> bool:
     return await outbox.count_documents({}) == 0
 
@@ -216,6 +242,13 @@ async def resting(stack: Stack, floor: RunningService, args: argparse.Namespace)
         *memory_figures(stack, bare, "at rest"),
         Figure("idle expiration worker, CPU", idle * 100, "% of a core"),
     ]
+
+
+async def telemetry(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:
+    with tempfile.TemporaryDirectory() as scratch:
+        spans = {SPANS_DIR_VARIABLE: str(Path(scratch) / "spans")}
+        with running_services("tickets", log_dir=Path(scratch), env=spans) as traced:
+            return await telemetry_figures(stack, traced, args.seconds)
 
 
 async def sessions(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:
@@ -282,6 +315,7 @@ PARTS: list[tuple[tuple[str, ...], Part]] = [
     (("tickets", "orders", "payments"), hops),
     (("tickets", "orders"), racing),
     (("expiration", "expiration.worker"), expiring),
+    (("tickets",), telemetry),
 ]
 
 

@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,9 @@ def running_floor(stack: Stack, log_dir: Path) -> Iterator[RunningService]:
 
 
 @contextlib.contextmanager
-def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
+def running_services(
+    *names: str, log_dir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
     """Start the real servers and the named services (each with its own database)."""
     key = secrets.token_urlsafe(48)
     with (
@@ -103,6 +105,7 @@ def running_services(*names: str, log_dir: Path) -> Iterator[Stack]:
                     "STRIPE_KEY": f"sk_test_{secrets.token_hex(8)}",
                     "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(8)}",
                     "STRIPE_API_BASE": stripe.url,
+                    **(env or {}),
                 }
                 log = (log_dir / f"{name}.log").open("wb")
                 process = subprocess.Popen(  # noqa: S603 - our own service
