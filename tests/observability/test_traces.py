@@ -69,6 +69,15 @@ def test_an_order_placed_in_the_browser_is_one_trace_across_every_service(
         ), printed
     assert len({line[: len(line) - len(line.lstrip())] for line in lines}) >= 3  # nested
 
+    # Unpaid, the reservation lapses (in 3 s here): its timer fires in the same trace.
+    def lapsed() -> str | None:
+        printed = tix_trace(fleet, request_id).stdout
+        return printed if "order.cancelled process" in printed else None
+
+    printed = eventually(lapsed, 20, "the expiry in the order's trace")
+    assert "expiration-worker  expiration fire" in printed
+    assert "orders             expiration.complete process" in printed
+
 
 def test_logs_carry_the_trace_beside_the_request_id(fleet: RunningStack) -> None:
     request_id = f"logged-{uuid.uuid4().hex[:12]}"

@@ -96,17 +96,25 @@ def trace_headers() -> dict[str, str]:
 
 
 @contextmanager
+def continuing(headers: Mapping[str, str], name: str, **attributes: str) -> Iterator[Span]:
+    """A consumer span continuing the trace that `headers` carry (from `trace_headers`)."""
+    parent: Context = propagate.extract(dict(headers))
+    tracer = trace.get_tracer("tixcommon")
+    with tracer.start_as_current_span(
+        name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+    ) as span:
+        yield span
+
+
+@contextmanager
 def handling_event(
     headers: Mapping[str, str], *, subject: str, consumer: str, request_id: str | None
 ) -> Iterator[Span]:
     """A consumer span for one delivery, continuing the trace its headers carry."""
-    parent: Context = propagate.extract(dict(headers))
-    tracer = trace.get_tracer("tixcommon.bus")
-    with tracer.start_as_current_span(
+    with continuing(
+        headers,
         f"{subject} process",
-        context=parent,
-        kind=SpanKind.CONSUMER,
-        attributes={
+        **{
             "messaging.system": "nats",
             "messaging.destination.name": subject,
             "messaging.consumer.group.name": consumer,

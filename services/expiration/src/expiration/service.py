@@ -14,6 +14,7 @@ from expiration.repository import ExpiryRepository
 from tixcommon.bus import Outcome, Publisher
 from tixcommon.errors import ServiceUnavailable
 from tixcommon.events import ExpirationComplete, OrderCreated
+from tixcommon.tracing import trace_headers
 
 EXPIRE_JOB = "expire_order"
 
@@ -42,6 +43,8 @@ class ExpiryScheduler:
             await self.redis.enqueue_job(
                 EXPIRE_JOB,
                 order_id,
+                # The order's trace, for the expiry to join when it fires.
+                trace_headers(),
                 _job_id=job_id(order_id),
                 _queue_name=self.queue_name,
                 _defer_until=expires_at,

@@ -37,14 +37,21 @@ from tixcommon.metrics import serving_metrics
 from tixcommon.opening import open_with_retry, service_context
 from tixcommon.periodic import running_every
 from tixcommon.settings import ConfigurationError, load_settings
-from tixcommon.tracing import configure_tracing
+from tixcommon.tracing import configure_tracing, continuing
 
 logger = logging.getLogger(__name__)
 
 
-async def expire_order(ctx: dict[str, Any], order_id: str) -> bool:
+async def expire_order(
+    ctx: dict[str, Any], order_id: str, trace: dict[str, str] | None = None
+) -> bool:
+    """`trace`: the context of the order that set the timer (none for timers set before it was
+    kept, or rebuilt by the reconciliation)."""
     expirer: Expirer = ctx["expirer"]
-    with log_context(order_id=order_id, job_try=ctx.get("job_try")):
+    with (
+        continuing(trace or {}, "expiration fire", **{"tix.order_id": order_id}),
+        log_context(order_id=order_id, job_try=ctx.get("job_try")),
+    ):
         try:
             announced = await expirer.expire(order_id)
         except Exception as error:
