@@ -24,6 +24,29 @@ def tix_trace(fleet: RunningStack, request_id: str) -> subprocess.CompletedProce
     )  # fmt: skip
 
 
+def place_order_as_a_browser(gateway: str, ticket_id: str) -> str:
+    """Sign up (the session cookie), then post the ticket's purchase form with its token and a
+    request id of our own; that request id."""
+    with httpx.Client(base_url=gateway, timeout=15) as browser:
+        email = f"{uuid.uuid4().hex[:10]}@example.com"
+        signup = browser.post("/api/users/signup", json={"email": email, "password": "pw123456"})
+        assert signup.status_code == 201
+
+        def purchase() -> str | None:
+            request_id = f"trace-{uuid.uuid4().hex[:12]}"
+            page = browser.get(f"/tickets/{ticket_id}").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert token, page
+            placed = browser.post(
+                f"/tickets/{ticket_id}/purchase", data={"csrf_token": token.group(1)},
+                headers={"x-request-id": request_id},
+            )  # fmt: skip
+            return request_id if placed.status_code == 303 else None  # the listing may lag
+
+        request_id: str = eventually(purchase, 10, "order placed")
+        return request_id
+
+
 def test_an_order_placed_in_the_browser_is_one_trace_across_every_service(
     fleet: RunningStack,
 ) -> None:
@@ -33,27 +56,7 @@ def test_an_order_placed_in_the_browser_is_one_trace_across_every_service(
     )
     assert listed.status_code == 201
     ticket_id = listed.json()["id"]
-    # A browser: signed up (the session cookie), then the purchase form with its token.
-    browser = httpx.Client(base_url=fleet.gateway, timeout=15)
-    email = f"{uuid.uuid4().hex[:10]}@example.com"
-    signed_up = browser.post("/api/users/signup", json={"email": email, "password": "pw123456"})
-    assert signed_up.status_code == 201
-
-    def purchase() -> str | None:
-        request_id = f"trace-{uuid.uuid4().hex[:12]}"
-        page = browser.get(f"/tickets/{ticket_id}").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert token, page
-        placed = browser.post(
-            f"/tickets/{ticket_id}/purchase", data={"csrf_token": token.group(1)},
-            headers={"x-request-id": request_id},
-        )  # fmt: skip
-        return request_id if placed.status_code == 303 else None  # the listing may lag
-
-    try:
-        request_id = eventually(purchase, 10, "order placed")
-    finally:
-        browser.close()
+    request_id = place_order_as_a_browser(fleet.gateway, ticket_id)
 
     def journey() -> str | None:
         printed = tix_trace(fleet, request_id).stdout

@@ -93,14 +93,17 @@ OutboxEntry = dict[str, Any]
 
 
 def outbox_entry(event: Event) -> OutboxEntry:
-    return {
+    entry: OutboxEntry = {
         "_id": ObjectId(),  # also the event id (Nats-Msg-Id); ObjectIds sort by creation
         "subject": event.subject.value,
         "data": event.to_bytes(),
         "requestId": current_request_id(),
-        "trace": trace_headers(),
         "createdAt": datetime.now(UTC),
     }
+    # Only when something is traced: untraced, an entry is stored as it always was.
+    if trace := trace_headers():
+        entry["trace"] = trace
+    return entry
 
 
 class OutboxRelay:
