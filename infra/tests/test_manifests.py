@@ -36,6 +36,7 @@ from tickets.app import create_app as create_tickets
 from tickets.settings import TicketsSettings
 from tixcommon.route_table import DEFAULT_SERVICE, ROUTES, service_for
 from tixcommon.settings import EventServiceSettings, ProcessSettings
+from tixcommon.tracing import OTLP_VARIABLES
 from webclient.app import create_app as create_client
 from webclient.settings import ClientSettings
 
@@ -128,7 +129,9 @@ def test_every_setting_a_service_requires_is_provided_and_none_is_unknown(
         settings_type = SETTINGS[package_of(deployment)]
         container = app_container(deployment)
         env = manifests.container_env(deployment, container)
+        # Besides the settings, the OpenTelemetry SDK's own variables (read by the exporter).
         fields = {field_name.upper() for field_name in settings_type.model_fields}
+        fields |= set(OTLP_VARIABLES)
         required = {n.upper() for n, f in settings_type.model_fields.items() if f.is_required()}
         assert required <= env.keys(), f"{name} lacks {sorted(required - env.keys())}"
         assert env.keys() <= fields, f"{name}: unknown settings {sorted(env.keys() - fields)}"
@@ -137,7 +140,9 @@ def test_every_setting_a_service_requires_is_provided_and_none_is_unknown(
                 assert source.secret[0] in SECRETS, f"{name}: {variable} from {source.secret}"
                 assert not source.optional or variable not in required, name
         # The literal values are valid too: load the settings with stand-ins for the secrets.
-        values = {k: s.value for k, s in env.items() if s.value is not None}
+        values = {
+            k: s.value for k, s in env.items() if s.value is not None and k not in OTLP_VARIABLES
+        }
         stand_ins = {k: secrets.token_urlsafe(48) for k, s in env.items() if s.secret}
         settings = _settings_for(package_of(deployment), {**values, **stand_ins})
         assert settings.port == 8000, name

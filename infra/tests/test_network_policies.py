@@ -42,7 +42,7 @@ class Flow:
 
 NAMESPACE_LABELS = {
     namespace: {"kubernetes.io/metadata.name": namespace}
-    for namespace in (NAMESPACE, "kube-system", "ingress-nginx")
+    for namespace in (NAMESPACE, "kube-system", "ingress-nginx", "monitoring")
 }
 OUTSIDE = [
     Endpoint(
@@ -52,6 +52,15 @@ OUTSIDE = [
         "10.12.0.2",
     ),
     Endpoint("kube-dns", "kube-system", (("k8s-app", "kube-dns"),), "10.12.0.3", (53,)),
+    # The cluster's monitoring: a Prometheus that scrapes, a tracing backend that takes OTLP.
+    Endpoint("prometheus", "monitoring", (("app.kubernetes.io/name", "prometheus"),), "10.12.0.4"),
+    Endpoint(
+        "tracing-backend",
+        "monitoring",
+        (("app.kubernetes.io/name", "tempo"),),
+        "10.12.0.5",
+        (4317,),
+    ),
     # Stripe's API is somewhere on the internet, at addresses that change.
     Endpoint("internet", None, (), "54.187.174.169", (443, 80, 27017, 22)),
     Endpoint("cloud-metadata", None, (), "169.254.169.254", (80, 443)),
@@ -190,6 +199,9 @@ def needed_flows(manifests: Manifests) -> set[Flow]:
                 flows.add(Flow(source, destination, container_port))
         if source == "payments":
             flows.add(Flow(source, "internet", 443))
+        if metrics_port := env.get("METRICS_PORT"):
+            assert metrics_port.value
+            flows.add(Flow("prometheus", source, int(metrics_port.value)))
         if env.get("MONGO_URI") and env["MONGO_URI"].secret:  # a managed MongoDB
             flows.add(Flow(source, "managed-mongo", 27017))
     (ingress,) = manifests.of_kind("Ingress")
@@ -202,6 +214,14 @@ def needed_flows(manifests: Manifests) -> set[Flow]:
                 manifests, service["metadata"]["name"], port
             ):
                 flows.add(Flow("ingress-controller", destination, container_port))
+    if "otel-collector" in names:
+        collector = manifests.get("Deployment", "otel-collector")
+        (backend,) = [
+            variable["value"] for variable in pod_spec(collector)["containers"][0]["env"]
+            if variable["name"] == "TRACES_BACKEND_ENDPOINT"
+        ]  # fmt: skip
+        assert ".monitoring." in backend
+        flows.add(Flow("otel-collector", "tracing-backend", int(backend.rsplit(":", 1)[1])))
     nats = names["nats"]
     if manifests.get("StatefulSet", "nats")["spec"]["replicas"] > 1:
         flows.add(Flow(nats.name, nats.name, 6222))
@@ -222,6 +242,9 @@ def test_exactly_the_needed_flows_are_allowed(rendered: dict[str, Manifests], va
         Flow("expiration-worker", "redis", 6379),
         Flow("ingress-controller", "payments", 8000),
         Flow("payments", "internet", 443),
+        Flow("prometheus", "orders", 9464),
+        Flow("expiration-worker", "otel-collector", 4318),
+        Flow("otel-collector", "tracing-backend", 4317),
     ]:
         assert flow in needed, flow
     for source, destination in itertools.product(names.values(), repeat=2):

@@ -9,13 +9,18 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from kube import VARIANTS, Manifests, app_container
+from kube import VARIANTS, Manifests, app_container, pod_spec
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+
+from tixcommon.tracing import OTLP_VARIABLES
 
 OBSERVABILITY = Path(__file__).parents[1] / "k8s" / "components" / "observability"
 # Every module that defines metrics: what a scrape of the fleet can show.
@@ -136,7 +141,10 @@ def test_cloud_pods_serve_metrics_on_a_port_only_prometheus_reaches(
     [allowed] = policy["spec"]["ingress"]
     assert allowed["ports"] == [{"protocol": "TCP", "port": METRICS_PORT}]
     assert allowed["from"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
     ]
     rules = next(
         m
@@ -148,6 +156,60 @@ def test_cloud_pods_serve_metrics_on_a_port_only_prometheus_reaches(
     )
 
 
-def test_the_dev_overlay_serves_no_metrics(dev: Manifests) -> None:
+def test_the_dev_overlay_serves_no_metrics_and_exports_no_spans(dev: Manifests) -> None:
     for workload in dev.service_deployments():
-        assert "METRICS_PORT" not in dev.container_env(workload, app_container(workload))
+        env = dev.container_env(workload, app_container(workload))
+        assert "METRICS_PORT" not in env
+        assert not env.keys() & set(OTLP_VARIABLES)
+    assert not dev.has("Deployment", "otel-collector")
+
+
+def _pipeline_components(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for pipeline in config["service"]["pipelines"].values():
+        for kind in ("receivers", "processors", "exporters"):
+            yield from ((kind, name) for name in pipeline.get(kind, []))
+    yield from (("extensions", name) for name in config["service"].get("extensions", []))
+
+
+@pytest.mark.parametrize("variant", [name for name in VARIANTS if name.split("+")[0] != "dev"])
+def test_every_process_sends_its_spans_to_the_collector_that_is_deployed(
+    rendered: dict[str, Manifests], variant: str
+) -> None:
+    """The collector's pipeline is whole (every component it names is configured; traces in
+    over OTLP/HTTP, out over OTLP), it listens where its Service and every process's
+    OTEL_EXPORTER_OTLP_ENDPOINT say, and its probes ask its health check."""
+    manifests = rendered[variant]
+    collector = manifests.get("Deployment", "otel-collector")
+    [container] = pod_spec(collector)["containers"]
+    [volume] = pod_spec(collector)["volumes"]
+    config_map = manifests.config_map(volume["configMap"]["name"])  # as mounted, hash and all
+    config = yaml.safe_load(config_map["collector.yaml"])
+    assert config_map["collector.yaml"] == (OBSERVABILITY / "collector.yaml").read_text()
+    for kind, name in _pipeline_components(config):
+        assert name in config[kind], f"{kind} {name} is used but not configured"
+    traces = config["service"]["pipelines"]["traces"]
+    assert traces["processors"][0] == "memory_limiter"  # before anything can buffer
+    assert [e.split("/")[0] for e in traces["exporters"]] == ["otlp"]
+    backend_variable = re.fullmatch(r"\$\{env:(\w+)\}", config["exporters"]["otlp"]["endpoint"])
+    assert backend_variable
+    assert backend_variable.group(1) in {v["name"] for v in container["env"]}
+
+    receiving_port = int(config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].split(":")[1])
+    assert {"name": "otlp-http", "containerPort": receiving_port, "protocol": "TCP"} in container[
+        "ports"
+    ]
+    service = manifests.get("Service", "otel-collector")
+    [service_port] = service["spec"]["ports"]
+    assert service_port["targetPort"] == "otlp-http"
+    health_port = int(config["extensions"]["health_check"]["endpoint"].split(":")[1])
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["port"] == health_port
+    mount = container["volumeMounts"][0]["mountPath"]
+    assert f"--config={mount}/collector.yaml" in container["args"]
+
+    for workload in manifests.service_deployments():
+        env = manifests.container_env(workload, app_container(workload))
+        endpoint = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"].value or "")
+        assert (endpoint.scheme, endpoint.hostname, endpoint.port) == (
+            "http", service["metadata"]["name"], service_port["port"],
+        ), workload["metadata"]["name"]  # fmt: skip

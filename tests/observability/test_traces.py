@@ -11,7 +11,9 @@ import sys
 import uuid
 
 import httpx
+from otlp import OtlpReceiver, ReceivedSpan
 
+from tixcommon.tracing import REQUEST_ID_ATTRIBUTE
 from tixtest.stack import RunningStack, eventually
 
 TRACED = ("client", "auth", "orders", "tickets", "expiration", "payments")
@@ -47,16 +49,20 @@ def place_order_as_a_browser(gateway: str, ticket_id: str) -> str:
         return request_id
 
 
-def test_an_order_placed_in_the_browser_is_one_trace_across_every_service(
-    fleet: RunningStack,
-) -> None:
+def order_a_new_listing(fleet: RunningStack) -> str:
+    """A seller lists a ticket and a browser orders it: the order request's id."""
     seller = fleet.sign_up()
     listed = httpx.post(
         f"{fleet.gateway}/api/tickets", json={"title": "Traced gala", "price": 40}, headers=seller
     )
     assert listed.status_code == 201
-    ticket_id = listed.json()["id"]
-    request_id = place_order_as_a_browser(fleet.gateway, ticket_id)
+    return place_order_as_a_browser(fleet.gateway, listed.json()["id"])
+
+
+def test_an_order_placed_in_the_browser_is_one_trace_across_every_service(
+    fleet: RunningStack,
+) -> None:
+    request_id = order_a_new_listing(fleet)
 
     def journey() -> str | None:
         printed = tix_trace(fleet, request_id).stdout
@@ -80,6 +86,25 @@ def test_an_order_placed_in_the_browser_is_one_trace_across_every_service(
     printed = eventually(lapsed, 20, "the expiry in the order's trace")
     assert "expiration-worker  expiration fire" in printed
     assert "orders             expiration.complete process" in printed
+
+
+def test_the_same_trace_is_exported_over_otlp_when_an_endpoint_is_set(
+    fleet: RunningStack, collector: tuple[OtlpReceiver, str]
+) -> None:
+    received, _ = collector
+    request_id = order_a_new_listing(fleet)
+
+    def the_trace() -> list[ReceivedSpan] | None:
+        named = received.with_attribute(REQUEST_ID_ATTRIBUTE, request_id)
+        spans = received.of_trace(named[0].trace_id) if named else []
+        return spans if {span.service for span in spans} >= set(TRACED) else None
+
+    spans = eventually(the_trace, 15, "every service's spans at the collector")
+    names = {(span.service, span.name) for span in spans}
+    assert ("orders", "POST /api/orders") in names
+    assert ("payments", "order.created process") in names
+    assert any(span.service == "orders" and span.name.startswith("orders.") for span in spans)
+    assert received.content_types == {"application/x-protobuf"}
 
 
 def test_logs_carry_the_trace_beside_the_request_id(fleet: RunningStack) -> None:

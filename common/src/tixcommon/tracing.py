@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 SPANS_DIR_VARIABLE = "TIX_SPANS_DIR"
 REQUEST_ID_ATTRIBUTE = "tix.request_id"
-_OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 _configured: bool | None = None
 _lock = threading.Lock()
 
@@ -45,7 +45,7 @@ def configure_tracing(service: str, environ: Mapping[str, str] = os.environ) -> 
         if _configured is not None:
             return _configured
         exporters: list[SpanExporter] = []
-        if any(environ.get(name) for name in _OTLP_VARIABLES):
+        if any(environ.get(name) for name in OTLP_VARIABLES):
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             exporters.append(OTLPSpanExporter())
