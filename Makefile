@@ -59,7 +59,7 @@ typecheck: install
 		echo "mypy $$package"; \
 		MYPYPATH=$$package/src:$$package/tests $(VENV)/bin/mypy $$package/src $$package/tests; \
 	done
-	@echo "mypy tests"; MYPYPATH=tests/flows:tests/observability $(VENV)/bin/mypy --exclude tests/images tests
+	@echo "mypy tests"; MYPYPATH=tests/flows $(VENV)/bin/mypy --exclude tests/images tests
 	@echo "mypy tests/images"; MYPYPATH=tests/images:infra/tests:infra $(VENV)/bin/mypy tests/images
 	@echo "mypy bench"; $(VENV)/bin/mypy bench
 	@echo "mypy infra"; MYPYPATH=infra/tests $(VENV)/bin/mypy infra

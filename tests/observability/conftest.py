@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from otlp import OtlpReceiver, otlp_receiver
 
+from tixtest.otlp import OtlpReceiver, otlp_receiver
 from tixtest.stack import RunningStack, running_stack
 
 

@@ -11,9 +11,9 @@ import sys
 import uuid
 
 import httpx
-from otlp import OtlpReceiver, ReceivedSpan
 
 from tixcommon.tracing import REQUEST_ID_ATTRIBUTE
+from tixtest.otlp import OtlpReceiver, ReceivedSpan
 from tixtest.stack import RunningStack, eventually
 
 TRACED = ("client", "auth", "orders", "tickets", "expiration", "payments")
