@@ -132,10 +132,14 @@ class ReplicaDocument(Document):
         version: int,
         changes: Mapping[str, Any],
         *,
+        increments: Mapping[str, int] | None = None,
         session: AsyncClientSession | None = None,
     ) -> ApplyResult:
-        """Apply a change only if it is exactly the next version of the record."""
+        """Apply a change only if it is exactly the next version of the record; `increments`
+        are added to fields of the replica's own (computed from the previous version)."""
         update: dict[str, Any] = {"$set": {**changes, "version": version}}
+        if increments:
+            update["$inc"] = dict(increments)
         collection = cls.get_pymongo_collection()
         result = await collection.update_one(
             {"_id": record_id, "version": version - 1}, update, session=session

@@ -37,7 +37,10 @@ def list_ticket(
     """A ticket listed in the tickets service, as orders learns of it: by its event."""
 
     async def listed(
-        title: str = "Concert", price: float = 20, starts_at: datetime | None = None
+        title: str = "Concert",
+        price: float = 20,
+        starts_at: datetime | None = None,
+        quantity: int = 1,
     ) -> dict[str, Any]:
         event = TicketCreated(
             id=str(ObjectId()),
@@ -46,6 +49,8 @@ def list_ticket(
             price=price,
             user_id="e" * 24,
             starts_at=starts_at,
+            quantity=quantity,
+            available=quantity,
         )
         await publish.publish(event)
         await wait_until(lambda: _orderable(client, event.id), message="ticket replicated")

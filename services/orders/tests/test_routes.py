@@ -26,8 +26,9 @@ async def test_placing_an_order_reserves_the_ticket_and_announces_it(
 
     assert response.status_code == 201
     order = response.json()
-    assert set(order) == {"id", "userId", "status", "expiresAt", "version", "ticket"}
+    assert set(order) == {"id", "userId", "status", "expiresAt", "version", "quantity", "ticket"}
     assert (order["userId"], order["status"], order["version"]) == (buyer.id, "created", 0)
+    assert order["quantity"] == 1
     assert order["ticket"] == {"id": ticket["id"], "title": "Concert", "price": 20}
     assert order["expiresAt"].endswith("Z")
     expires = datetime.fromisoformat(order["expiresAt"])
@@ -39,7 +40,8 @@ async def test_placing_an_order_reserves_the_ticket_and_announces_it(
         "status": "created",
         "userId": buyer.id,
         "expiresAt": event["expiresAt"],
-        "ticket": {"id": ticket["id"], "price": 20},
+        "ticket": {"id": ticket["id"], "price": 20, "version": 0},
+        "quantity": 1,
     }
     assert datetime.fromisoformat(event["expiresAt"]) == expires
 

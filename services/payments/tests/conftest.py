@@ -60,7 +60,7 @@ def known_order(publish: Publisher) -> KnownOrder:
     """An order placed in the orders service, as payments learns of it: by its event (a
     payments app must be running to hear it)."""
 
-    async def order(buyer: SignedInUser, price: float = 20) -> dict[str, Any]:
+    async def order(buyer: SignedInUser, price: float = 20, quantity: int = 1) -> dict[str, Any]:
         event = OrderCreated(
             id=str(ObjectId()),
             version=0,
@@ -68,6 +68,7 @@ def known_order(publish: Publisher) -> KnownOrder:
             user_id=buyer.id,
             expires_at=datetime.now(UTC) + timedelta(minutes=15),
             ticket=TicketPrice(id=str(ObjectId()), price=price),
+            quantity=quantity,
         )
         await publish.publish(event)
 

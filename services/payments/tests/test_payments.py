@@ -74,6 +74,20 @@ async def test_paying_charges_the_order_price_and_announces_the_payment(
     )
 
 
+async def test_an_order_of_several_seats_is_charged_every_seat(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    stripe_api: stripe.StripeClient,
+) -> None:
+    order = await known_order(buyer, price=20.35, quantity=3)
+
+    assert (await pay(client, buyer, order)).status_code == 201
+
+    [intent] = intents_for(stripe_api, order["id"])
+    assert (intent.amount, intent.status) == (6105, "succeeded")  # 3 x 20.35, in cents
+
+
 async def test_pay_checks_sign_in_first(client: httpx.AsyncClient) -> None:
     for response in (
         await client.post(PAYMENTS, json={}),

@@ -118,6 +118,35 @@ async def test_cancel_after_payment_refunds_it_once(
     assert metric("tixvibe_payments_total", outcome="refunded") == refunds + 1
 
 
+async def test_a_cancelled_order_of_several_seats_is_refunded_in_full(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    publish: Publisher,
+    stripe_api: stripe.StripeClient,
+) -> None:
+    order = await known_order(buyer, price=15, quantity=4)
+    paid = await client.post(
+        "/api/payments", json={"orderId": order["id"], "token": "pm_card_visa"},
+        headers=buyer.headers,
+    )  # fmt: skip
+    assert paid.status_code == 201
+
+    await publish.publish(cancelled(order))
+
+    async def refunded() -> bool:
+        payment = await Payment.find_one(Payment.order_id == order["id"])
+        return payment is not None and payment.refund_id is not None
+
+    await wait_until(refunded, message="refund recorded")
+    payment = await Payment.find_one(Payment.order_id == order["id"])
+    assert payment is not None
+    assert payment.stripe_id is not None
+    assert payment.amount_cents == 6000
+    [refund] = refunds_of(stripe_api, payment.stripe_id)
+    assert refund.amount == 6000
+
+
 async def test_webhook_rejects_bad_or_missing_signatures(
     client: httpx.AsyncClient, payments_env: dict[str, str]
 ) -> None:

@@ -42,7 +42,7 @@ class Market:
 
     async def reserve(self, ticket_id: str) -> None:
         order_id = str(ObjectId())
-        await self.service.reserve_for_order(
+        await self.service.take_seats(
             OrderCreated(
                 id=order_id, version=0, status=OrderStatus.CREATED, user_id="b" * 24,
                 expires_at=datetime.now(UTC) + timedelta(minutes=15),

@@ -43,6 +43,8 @@ async def test_create_lists_a_ticket_and_announces_it(
         "price": 20.5,
         "userId": seller.id,
         "version": 0,
+        "quantity": 1,
+        "available": 1,
         "status": "available",
     }
     event = await wait_for_event(bus, "ticket.created", lambda e: e["id"] == ticket["id"])
@@ -52,6 +54,8 @@ async def test_create_lists_a_ticket_and_announces_it(
         "title": "Concert",
         "price": 20.5,
         "userId": seller.id,
+        "quantity": 1,
+        "available": 1,
     }
 
 

@@ -4,6 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from tixcommon.events.base import EntityId, Event, Payload, Subject
+from tixcommon.events.tickets import Seats
 
 
 class OrderStatus(StrEnum):
@@ -15,7 +16,10 @@ class OrderStatus(StrEnum):
 
 class TicketPrice(Payload):
     id: EntityId
-    price: float
+    price: float  # of one seat
+    # The ticket's version the order was placed against: tells tickets whether the seats were
+    # counted before or after its seller last lowered the quantity.
+    version: int | None = None
 
 
 class TicketRef(Payload):
@@ -31,6 +35,7 @@ class OrderCreated(Event):
     user_id: EntityId
     expires_at: datetime
     ticket: TicketPrice
+    quantity: Seats = 1
 
 
 class OrderCancelled(Event):

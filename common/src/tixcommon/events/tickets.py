@@ -1,8 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
 
 from tixcommon.events.base import EntityId, Event, Subject
+
+Seats = Annotated[int, Field(ge=1)]
+SeatsLeft = Annotated[int, Field(ge=0)]
 
 
 class TicketCreated(Event):
@@ -14,6 +20,10 @@ class TicketCreated(Event):
     price: float
     user_id: EntityId
     starts_at: datetime | None = None  # when the event starts, if its seller said
+    # Seats listed, and those not held by a live or complete order. Absent from producers that
+    # predate seats: one seat, free unless `orderId` says otherwise.
+    quantity: Seats = 1
+    available: SeatsLeft | None = None
 
 
 class TicketUpdated(Event):
@@ -25,4 +35,6 @@ class TicketUpdated(Event):
     price: float
     user_id: EntityId
     starts_at: datetime | None = None  # when the event starts, if its seller said
-    order_id: EntityId | None = None
+    quantity: Seats = 1
+    available: SeatsLeft | None = None
+    order_id: EntityId | None = None  # the order holding a one-seat ticket

@@ -10,10 +10,14 @@ from tixcommon.money import PricedInCents
 
 
 class TicketReplica(ReplicaDocument, PricedInCents):
-    """The tickets service's ticket, as its events describe it."""
+    """The tickets service's ticket, as its events describe it, and `free`: the seats this
+    service may still sell, its own count (the quantity less the seats of its live and complete
+    orders), taken and given back in the same transaction as the order that holds them."""
 
     title: str
     starts_at: datetime | None = None
+    quantity: int = 1
+    free: int = 0
 
     class Settings:
         name = "tickets"
@@ -31,19 +35,14 @@ class Order(VersionedDocument):
     status: OrderStatus
     expires_at: datetime
     ticket: OrderedTicket
-    # An order holds its ticket while it may still be paid, and for good once it is: true
+    quantity: int = 1
+    # An order holds its seats while it may still be paid, and for good once it is: true
     # until the order is cancelled.
     holds_ticket: bool = True
 
     class Settings:
         name = "orders"
         indexes = [
-            # The reservation itself: at most one order holds a ticket, whatever races.
-            IndexModel(
-                [("ticket.id", 1)],
-                unique=True,
-                partialFilterExpression={"holds_ticket": True},
-                name="one_holder_per_ticket",
-            ),
+            IndexModel([("ticket.id", 1), ("holds_ticket", 1)], name="holders_of_ticket"),
             IndexModel([("user_id", 1), ("_id", 1)], name="orders_of_user"),
         ]

@@ -1,6 +1,6 @@
-"""The orders service's data: its orders (owned, changed by compare-and-set, one live holder
-per ticket by a unique index) and its replica of tickets (fed by ticket events under the
-next-version rule)."""
+"""The orders service's data: its orders (owned, changed by compare-and-set) and its replica of
+tickets (fed by ticket events under the next-version rule), with the count of seats it may
+still sell, which it takes from and gives back to with each order, in the order's transaction."""
 
 from __future__ import annotations
 
@@ -22,14 +22,22 @@ class OrderRepository:
     async def of_buyer(self, buyer_id: str) -> list[Order]:
         return await Order.find(Order.user_id == buyer_id).sort("_id").to_list()
 
-    async def held(self, ticket_id: str) -> bool:
-        """Whether a live or complete order holds the ticket now."""
-        holder = await Order.find_one({"ticket.id": ticket_id, "holds_ticket": True})
-        return holder is not None
-
     async def add(self, order: Order, *, session: Session = None) -> None:
-        """Store a new order; DuplicateKeyError if another order holds its ticket."""
         await order.insert(session=session)
+
+    async def seats_held(self, ticket_id: str) -> int:
+        """The seats of the ticket's live and complete orders."""
+        holders = Order.get_pymongo_collection().find(
+            {"ticket.id": ticket_id, "holds_ticket": True}, {"quantity": 1}
+        )
+        return sum([order.get("quantity", 1) async for order in holders])
+
+    async def retire_single_holder_index(self) -> None:
+        """Seats are counted now; the index that allowed one holder per ticket would refuse the
+        second buyer of a listing of many (at start, before any request)."""
+        orders = Order.get_pymongo_collection()
+        if _RETIRED_HOLDER_INDEX in await orders.index_information():
+            await orders.drop_index(_RETIRED_HOLDER_INDEX)
 
     # Each change below is the order's next version, written only if nobody changed it since
     # this copy was read (else VersionConflict).
@@ -43,9 +51,27 @@ class OrderRepository:
         return await order.compare_and_set(changes, session=session)
 
 
+_RETIRED_HOLDER_INDEX = "one_holder_per_ticket"
+
+
 class TicketReplicaRepository:
     async def get(self, ticket_id: ObjectId) -> TicketReplica | None:
         return await TicketReplica.get(ticket_id)
+
+    async def take_seats(self, ticket_id: str, seats: int, *, session: Session = None) -> bool:
+        """Take `seats` of the ticket's free ones, only if that many are free: one conditional
+        write, so however many orders race, no more seats are taken than there are."""
+        taken = await TicketReplica.get_pymongo_collection().update_one(
+            {"_id": ObjectId(ticket_id), "free": {"$gte": seats}},
+            {"$inc": {"free": -seats}},
+            session=session,
+        )
+        return taken.modified_count == 1
+
+    async def give_back_seats(self, ticket_id: str, seats: int, *, session: Session) -> None:
+        await TicketReplica.get_pymongo_collection().update_one(
+            {"_id": ObjectId(ticket_id)}, {"$inc": {"free": seats}}, session=session
+        )
 
     async def created(self, event: TicketCreated) -> ApplyResult:
         return await TicketReplica.insert_replica(
@@ -54,11 +80,19 @@ class TicketReplicaRepository:
                 title=event.title,
                 price_cents=to_cents(event.price),
                 starts_at=event.starts_at,
+                quantity=event.quantity,
+                free=event.quantity,  # a new listing: no order of ours holds a seat yet
                 version=event.version,
             )
         )
 
     async def updated(self, event: TicketUpdated) -> ApplyResult:
+        current = await TicketReplica.get(ObjectId(event.id))
+        if current is None or current.version < event.version - 1:
+            return ApplyResult.NOT_YET
+        if current.version >= event.version:
+            return ApplyResult.ALREADY_APPLIED
+        # Applied only over the version read here, so the change in seats is the right one.
         return await TicketReplica.apply_version(
             ObjectId(event.id),
             event.version,
@@ -66,5 +100,20 @@ class TicketReplicaRepository:
                 "title": event.title,
                 "price_cents": to_cents(event.price),
                 "starts_at": event.starts_at,
+                "quantity": event.quantity,
             },
+            increments={"free": event.quantity - current.quantity},
         )
+
+    async def count_free_seats(self, orders: OrderRepository) -> int:
+        """Give `free` to replicas stored before seats were counted (at start, before any
+        request; idempotent). How many were counted."""
+        counted = 0
+        async for replica in TicketReplica.find({"free": {"$exists": False}}):
+            held = await orders.seats_held(str(replica.id))
+            await TicketReplica.get_pymongo_collection().update_one(
+                {"_id": replica.id, "free": {"$exists": False}},
+                {"$set": {"quantity": replica.quantity, "free": replica.quantity - held}},
+            )
+            counted += 1
+        return counted

@@ -16,7 +16,7 @@ router = service_router("/api/orders", tags=["orders"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def place_order(user: RequireUser, body: OrderIn, orders: Orders) -> OrderOut:
-    return OrderOut.of(await orders.place(user, ObjectId(body.ticket_id)))
+    return OrderOut.of(await orders.place(user, ObjectId(body.ticket_id), body.quantity))
 
 
 @router.get("")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, field_serializer
 from pydantic.alias_generators import to_camel
@@ -11,12 +12,16 @@ from orders.models import Order
 from tixcommon.db import ObjectIdStr
 from tixcommon.events import OrderStatus
 from tixcommon.money import to_dollars
+from tixcommon.seats import seat_count
+
+SEATS_PER_ORDER_MAX = 10
 
 
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
 
     ticket_id: ObjectIdStr
+    quantity: Annotated[int, seat_count(SEATS_PER_ORDER_MAX)] = 1
 
 
 class TicketOut(BaseModel):
@@ -33,7 +38,8 @@ class OrderOut(BaseModel):
     status: OrderStatus
     expires_at: datetime
     version: int
-    ticket: TicketOut
+    quantity: int = 1
+    ticket: TicketOut  # its price is one seat's
 
     @field_serializer("expires_at")
     def _iso_utc(self, value: datetime) -> str:
@@ -47,6 +53,7 @@ class OrderOut(BaseModel):
             status=order.status,
             expires_at=order.expires_at,
             version=order.version,
+            quantity=order.quantity,
             ticket=TicketOut(
                 id=order.ticket.id,
                 title=order.ticket.title,

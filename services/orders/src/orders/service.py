@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
 from orders.metrics import ORDERS_CANCELLED, ORDERS_COMPLETED, ORDERS_CREATED, RESERVATION_CONFLICTS
-from orders.models import Order, OrderedTicket
+from orders.models import Order, OrderedTicket, TicketReplica
 from orders.repository import OrderRepository, TicketReplicaRepository
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
@@ -32,6 +31,7 @@ from tixcommon.events import (
 from tixcommon.money import to_dollars
 
 ALREADY_RESERVED = "Ticket is already reserved"
+NOT_ENOUGH_SEATS = "Not enough seats available"
 # A reservation that would lapse sooner than this cannot be paid for: refused as too late.
 TIME_TO_PAY = timedelta(minutes=1)
 LIVE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
@@ -39,6 +39,17 @@ LIVE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
 
 class OrderNotFound(LookupError):
     pass
+
+
+class _SeatsGone(Exception):
+    """Another order took the seats first: the transaction stores nothing."""
+
+
+def _no_seats(ticket: TicketReplica) -> BadRequest:
+    RESERVATION_CONFLICTS.inc()
+    if ticket.quantity == 1:
+        return BadRequest(ALREADY_RESERVED, field="ticketId")
+    return BadRequest(NOT_ENOUGH_SEATS, field="quantity")
 
 
 def _to_milliseconds(moment: datetime) -> datetime:
@@ -53,7 +64,7 @@ class OrderService:
     orders: OrderRepository
     tickets: TicketReplicaRepository
 
-    async def place(self, buyer: UserClaims, ticket_id: ObjectId) -> Order:
+    async def place(self, buyer: UserClaims, ticket_id: ObjectId, seats: int = 1) -> Order:
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise NotFound()
@@ -66,11 +77,10 @@ class OrderService:
                 raise BadRequest("Event starts in less than a minute", field="ticketId")
             # A reservation never outlives the event it is for.
             expires_at = min(expires_at, ticket.starts_at)
-        # A cheap early "no" for the losers of a race once the winner has committed; the index
-        # below, not this read, is what makes the reservation atomic.
-        if await self.orders.held(str(ticket_id)):
-            RESERVATION_CONFLICTS.inc()
-            raise BadRequest(ALREADY_RESERVED, field="ticketId")
+        # A cheap early "no" for the losers of a race once the winners have committed; the
+        # conditional write below, not this read, is what makes the reservation atomic.
+        if ticket.free < seats:
+            raise _no_seats(ticket)
         order = Order(
             user_id=buyer.id,
             status=OrderStatus.CREATED,
@@ -78,11 +88,14 @@ class OrderService:
             ticket=OrderedTicket(
                 id=str(ticket.id), title=ticket.title, price_cents=ticket.price_cents
             ),
+            quantity=seats,
         )
 
         async def work(tx: Transaction) -> None:
-            # The unique partial index on live holders is the reservation: of any number of
-            # concurrent inserts for one ticket, exactly one commits.
+            # The reservation: seats taken only if that many are free, in the transaction
+            # that stores the order, so an order exists exactly when its seats are taken.
+            if not await self.tickets.take_seats(order.ticket.id, seats, session=tx.session):
+                raise _SeatsGone()
             await self.orders.add(order, session=tx.session)
             tx.publish(
                 OrderCreated(
@@ -92,16 +105,18 @@ class OrderService:
                     user_id=order.user_id,
                     expires_at=order.expires_at,
                     ticket=TicketPrice(
-                        id=order.ticket.id, price=to_dollars(order.ticket.price_cents)
+                        id=order.ticket.id,
+                        price=to_dollars(order.ticket.price_cents),
+                        version=ticket.version,
                     ),
+                    quantity=order.quantity,
                 )
             )
 
         try:
             await self.outbox.run(work)
-        except DuplicateKeyError:
-            RESERVATION_CONFLICTS.inc()
-            raise BadRequest(ALREADY_RESERVED, field="ticketId") from None
+        except _SeatsGone:
+            raise _no_seats(ticket) from None
         ORDERS_CREATED.inc()
         return order
 
@@ -169,6 +184,8 @@ class OrderService:
     async def _cancel(self, order: Order, *, reason: str) -> None:
         async def work(tx: Transaction) -> None:
             cancelled = await self.orders.cancel(order, session=tx.session)
+            # Its seats are free again, once: the cancel above commits with this or not at all.
+            await self.tickets.give_back_seats(order.ticket.id, order.quantity, session=tx.session)
             tx.publish(
                 OrderCancelled(
                     id=str(cancelled.id),

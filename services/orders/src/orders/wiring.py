@@ -26,10 +26,13 @@ class Wiring:
 async def open_wiring(context: ServiceContext[OrdersSettings]) -> Wiring:
     settings = context.settings
     tickets = TicketReplicaRepository()
+    order_records = OrderRepository()
+    await order_records.retire_single_holder_index()
+    await tickets.count_free_seats(order_records)
     orders = OrderService(
         context.require_outbox(),
         timedelta(seconds=settings.expiration_window_seconds),
-        OrderRepository(),
+        order_records,
         tickets,
     )
     return Wiring(settings, orders, TicketReplicaKeeper(tickets))

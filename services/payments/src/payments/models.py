@@ -13,10 +13,16 @@ from tixcommon.money import PricedInCents
 
 
 class OrderReplica(ReplicaDocument, PricedInCents):
-    """The orders service's order, as its events describe it."""
+    """The orders service's order, as its events describe it (`price_cents` is one seat's)."""
 
     user_id: str
     status: OrderStatus
+    quantity: int = 1
+
+    @property
+    def amount_cents(self) -> int:
+        """What paying for the order charges: every seat at the price it was ordered at."""
+        return self.quantity * self.price_cents
 
     class Settings:
         name = "orders"

@@ -98,6 +98,7 @@ class OrderReplicaRepository:
                 user_id=event.user_id,
                 status=event.status,
                 price_cents=to_cents(event.ticket.price),
+                quantity=event.quantity,
                 version=event.version,
             )
         )

@@ -76,7 +76,7 @@ class PaymentService:
         requests, exactly one reaches Stripe (the unique index decides)."""
         order_id = str(order.id)
         for _ in range(3):
-            claim = await self.payments.claim(order_id, order.price_cents)
+            claim = await self.payments.claim(order_id, order.amount_cents)
             if claim is not None:
                 return claim
             existing = await self.payments.of_order(order_id)

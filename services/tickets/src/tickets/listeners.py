@@ -12,7 +12,7 @@ from tixcommon.events import OrderCancelled, OrderCompleted, OrderCreated
 def subscriptions(wiring: Wiring) -> list[Listener[Any]]:
     tickets = wiring.tickets
     return [
-        on(OrderCreated, tickets.reserve_for_order),
+        on(OrderCreated, tickets.take_seats),
         on(OrderCancelled, tickets.release_for_cancelled_order),
         on(OrderCompleted, tickets.mark_order_completed),
     ]

@@ -45,11 +45,18 @@ class TicketStatus(StrEnum):
 
 
 class Ticket(VersionedDocument, PricedInCents):
-    """A listing, owned here. `order_id` is set while an order reserves it; `for_sale` is its
-    absence, stored so that the listing is answered from an index in the order it is shown."""
+    """A listing of `quantity` identical seats, owned here. `held` counts the seats of the live
+    and complete orders that took some (each order's `seats_taken` in its replica says whether
+    it is counted); `for_sale` is whether any are left, stored so that the listing is answered
+    from an index in the order it is shown. A one-seat ticket names its holder in `order_id`."""
 
     title: str
     user_id: str
+    quantity: int = 1
+    held: int = 0
+    # The version at which the seller last lowered `quantity`: an order placed against an
+    # earlier version was counted against more seats (see TicketService.take_seats).
+    lowered_at: int | None = None
     order_id: str | None = None
     for_sale: bool = True
     starts_at: datetime | None = None
@@ -59,6 +66,10 @@ class Ticket(VersionedDocument, PricedInCents):
     price_key: str = ""
     starts_key: str = ""
     terms: list[str] = []
+
+    @property
+    def available(self) -> int:
+        return self.quantity - self.held
 
     def listing_fields(self) -> dict[str, Any]:
         assert self.id is not None
@@ -107,10 +118,18 @@ def listing_fields(
 
 
 class OrderReplica(ReplicaDocument):
-    """What tickets knows of an order: enough to tell a late cancel from an early one."""
+    """What tickets knows of an order: enough to tell a late cancel from an early one, and
+    whether its seats are counted in its ticket's `held` (set and cleared in the same
+    transaction as the count, so no order's seats are counted or released twice)."""
 
     ticket_id: str
     status: OrderStatus
+    quantity: int = 1
+    seats_taken: bool = False
 
     class Settings:
         name = "orders"
+        indexes = [
+            # A seller's page counts each listing's sold seats.
+            IndexModel([("ticket_id", 1), ("status", 1)], name="orders_of_ticket"),
+        ]

@@ -107,14 +107,6 @@ class TicketRepository:
         edited = ticket.model_copy(update=changes)
         return await ticket.compare_and_set({**changes, **edited.listing_fields()}, session=session)
 
-    async def reserve(self, ticket: Ticket, order_id: str, *, session: Session = None) -> Ticket:
-        changes = {"order_id": order_id, "for_sale": False}
-        return await ticket.compare_and_set(changes, session=session)
-
-    async def release(self, ticket: Ticket, *, session: Session = None) -> Ticket:
-        changes = {"order_id": None, "for_sale": True}
-        return await ticket.compare_and_set(changes, session=session)
-
     async def mark_listings(self) -> int:
         """Give `for_sale` and the listing's keys to tickets stored before they existed (at
         start, before any request: idempotent, so replicas starting together agree). How many
@@ -130,6 +122,18 @@ class TicketRepository:
         # Search reads its own indexes now; the one it read before would only slow writes.
         if _RETIRED_SEARCH_INDEX in await tickets.index_information():
             await tickets.drop_index(_RETIRED_SEARCH_INDEX)
+        # Seats for tickets stored before they existed: one, held by the order named.
+        async for document in tickets.find({"held": {"$exists": False}}, {"order_id": 1}):
+            holder = document.get("order_id")
+            await tickets.update_one(
+                {"_id": document["_id"]},
+                {"$set": {"quantity": 1, "held": 0 if holder is None else 1}},
+            )
+            if holder is not None:
+                await OrderReplica.get_pymongo_collection().update_one(
+                    {"_id": ObjectId(holder)}, {"$set": {"seats_taken": True}}
+                )
+            marked += 1
         # And the listing's keys to tickets stored before pages and search existed.
         async for document in tickets.find({"price_key": {"$exists": False}}):
             ticket = Ticket.model_validate(document)
@@ -154,9 +158,24 @@ class OrderReplicaRepository:
                 ticket_id=event.ticket.id,
                 status=event.status,
                 version=event.version,
+                quantity=event.quantity,
             ),
             session=session,
         )
+
+    async def count_seats(self, order_id: str, *, taken: bool, session: Session = None) -> None:
+        """Record that the order's seats are (or no longer are) counted in its ticket's."""
+        await OrderReplica.get_pymongo_collection().update_one(
+            {"_id": ObjectId(order_id)}, {"$set": {"seats_taken": taken}}, session=session
+        )
+
+    async def holder_of(self, ticket_id: str, *, session: Session = None) -> str | None:
+        """The order whose seats are counted in this ticket's, when there is just one."""
+        holders = OrderReplica.get_pymongo_collection().find(
+            {"ticket_id": ticket_id, "seats_taken": True}, {"_id": 1}, limit=2, session=session
+        )
+        found = [str(order["_id"]) async for order in holders]
+        return found[0] if len(found) == 1 else None
 
     async def moved_to(
         self, order_id: str, version: int, status: OrderStatus, *, session: Session = None
@@ -165,15 +184,19 @@ class OrderReplicaRepository:
             ObjectId(order_id), version, {"status": status.value}, session=session
         )
 
-    async def completed_among(self, order_ids: list[str]) -> set[str]:
-        """Which of these orders are paid for, in one query."""
-        if not order_ids:
-            return set()
+    async def seats_sold(self, ticket_ids: list[str]) -> dict[str, int]:
+        """The seats of each ticket's complete orders, in one query."""
+        if not ticket_ids:
+            return {}
         cursor = OrderReplica.get_pymongo_collection().find(
             {
-                "_id": {"$in": [ObjectId(order_id) for order_id in order_ids]},
+                "ticket_id": {"$in": ticket_ids},
                 "status": OrderStatus.COMPLETE.value,
+                "seats_taken": True,
             },
-            {"_id": 1},
+            {"ticket_id": 1, "quantity": 1},
         )
-        return {str(order["_id"]) async for order in cursor}
+        sold: dict[str, int] = {}
+        async for order in cursor:
+            sold[order["ticket_id"]] = sold.get(order["ticket_id"], 0) + order.get("quantity", 1)
+        return sold

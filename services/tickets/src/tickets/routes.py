@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from tickets.schemas import ListingQuery, TicketIn, TicketOut, listing_json
+from tickets.schemas import ListingQuery, SellerTicketOut, TicketIn, TicketOut, listing_json
 from tickets.wiring import Tickets
 from tixcommon.auth import RequireUser
 from tixcommon.db import parse_object_id
@@ -35,17 +35,17 @@ async def list_tickets(
 
 # Declared before /{ticket_id}, which would take "mine" for a malformed id.
 @router.get("/mine", response_model_exclude_none=True)
-async def list_my_tickets(user: RequireUser, tickets: Tickets) -> list[TicketOut]:
+async def list_my_tickets(user: RequireUser, tickets: Tickets) -> list[SellerTicketOut]:
     mine = await tickets.list_by_seller(user)
-    statuses = await tickets.statuses(mine)
-    return [TicketOut.of(ticket, statuses[str(ticket.id)]) for ticket in mine]
+    sold = await tickets.seats_sold(mine)
+    return [SellerTicketOut.of(ticket, sold[str(ticket.id)]) for ticket in mine]
 
 
 @router.get("/{ticket_id}", response_model_exclude_none=True)
 async def show_ticket(ticket_id: str, tickets: Tickets) -> TicketOut:
     ticket = await tickets.get(parse_object_id(ticket_id))
-    statuses = await tickets.statuses([ticket])
-    return TicketOut.of(ticket, statuses[str(ticket.id)])
+    sold = await tickets.seats_sold([ticket])
+    return TicketOut.of(ticket, sold[str(ticket.id)])
 
 
 @router.put("/{ticket_id}", response_model_exclude_none=True)

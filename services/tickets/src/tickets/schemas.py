@@ -23,12 +23,14 @@ from pydantic.alias_generators import to_camel
 
 from tickets.models import Ticket, TicketStatus, search_terms
 from tixcommon.money import stored_cents, to_cents, to_dollars
+from tixcommon.seats import seat_count
 
 TITLE_MAX = 200
 VENUE_MAX = 200
 DESCRIPTION_MAX = 2_000
 PRICE_MIN = Decimal("0.50")  # the smallest amount the payment provider charges in USD
 PRICE_MAX = 1_000_000
+QUANTITY_MAX = 10_000
 
 
 def _title(value: str) -> str:
@@ -111,6 +113,8 @@ class TicketIn(BaseModel):
     starts_at: StartsAt | None = None
     venue: Venue | None = None
     description: Description | None = None
+    # Seats listed: one when a new listing leaves it out; kept as it is when an edit does.
+    quantity: Annotated[int | None, seat_count(QUANTITY_MAX)] = None
 
     @property
     def price_cents(self) -> int:
@@ -224,6 +228,8 @@ class TicketOut(BaseModel):
     price: float
     user_id: str
     version: int
+    quantity: int = 1
+    available: int = 1
     order_id: str | None = None
     status: TicketStatus = TicketStatus.AVAILABLE
     starts_at: datetime | None = None
@@ -231,20 +237,39 @@ class TicketOut(BaseModel):
     description: str | None = None
 
     @classmethod
-    def of(cls, ticket: Ticket, status: TicketStatus | None = None) -> TicketOut:
+    def of(cls, ticket: Ticket, sold: int = 0) -> TicketOut:
+        """The ticket; `sold`, its seats of complete orders, tells sold out from reserved."""
         return cls(
             id=str(ticket.id),
             title=ticket.title,
             price=to_dollars(ticket.price_cents),
             user_id=ticket.user_id,
             version=ticket.version,
+            quantity=ticket.quantity,
+            available=ticket.available,
             order_id=ticket.order_id,
             starts_at=ticket.starts_at,
             venue=ticket.venue,
             description=ticket.description,
-            status=status
-            or (TicketStatus.AVAILABLE if ticket.order_id is None else TicketStatus.RESERVED),
+            status=seller_status(ticket, sold),
         )
+
+
+class SellerTicketOut(TicketOut):
+    """A listing as its seller sees it: also how many of its seats are paid for."""
+
+    sold: int = 0
+
+    @classmethod
+    def of(cls, ticket: Ticket, sold: int = 0) -> SellerTicketOut:
+        return cls(**dict(TicketOut.of(ticket, sold)), sold=sold)
+
+
+def seller_status(ticket: Ticket, sold: int) -> TicketStatus:
+    """Available while a seat is left; then sold once every seat is paid for, else reserved."""
+    if ticket.available > 0:
+        return TicketStatus.AVAILABLE
+    return TicketStatus.SOLD if sold == ticket.quantity else TicketStatus.RESERVED
 
 
 _LISTING = TypeAdapter(list[TicketOut])
@@ -262,6 +287,8 @@ def listing_json(documents: list[dict[str, Any]]) -> bytes:
                 "price": to_dollars(stored_cents(document)),
                 "user_id": document["user_id"],
                 "version": document["version"],
+                "quantity": document.get("quantity", 1),
+                "available": document.get("quantity", 1) - document.get("held", 0),
                 "order_id": document.get("order_id"),
                 "starts_at": document.get("starts_at"),
                 "venue": document.get("venue"),

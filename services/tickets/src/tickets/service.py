@@ -7,7 +7,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from tickets.models import Ticket, TicketStatus
+from tickets.models import Ticket
 from tickets.repository import OrderReplicaRepository, TicketRepository
 from tickets.schemas import ListingQuery, TicketIn
 from tixcommon.auth import UserClaims
@@ -25,6 +25,8 @@ from tixcommon.events import (
 from tixcommon.money import to_dollars
 from tixcommon.pages import CursorCodec
 
+NOT_ENOUGH_SEATS = "Not enough seats available"
+
 
 def ticket_created(ticket: Ticket) -> TicketCreated:
     return TicketCreated(
@@ -34,12 +36,25 @@ def ticket_created(ticket: Ticket) -> TicketCreated:
         price=to_dollars(ticket.price_cents),
         user_id=ticket.user_id,
         starts_at=ticket.starts_at,
+        quantity=ticket.quantity,
+        available=ticket.available,
     )
 
 
 def ticket_updated(ticket: Ticket) -> TicketUpdated:
     """The ticket's new state: what `ticket.created` says of it, and which order holds it."""
     return TicketUpdated(**dict(ticket_created(ticket)), order_id=ticket.order_id)
+
+
+def seat_changes(*, quantity: int, held: int, order_id: str | None) -> dict[str, Any]:
+    """The fields that follow from a ticket's seats: whether it is for sale, and (one seat
+    only) which order holds it."""
+    return {
+        "quantity": quantity,
+        "held": held,
+        "for_sale": held < quantity,
+        "order_id": order_id if quantity == 1 and held == 1 else None,
+    }
 
 
 @dataclass
@@ -65,21 +80,12 @@ class TicketService:
         """The seller's listings, newest first, reserved and sold ones included."""
         return await self.tickets.of_seller(seller.id)
 
-    async def statuses(self, tickets: list[Ticket]) -> dict[str, TicketStatus]:
-        """Each ticket's seller-facing status, with one query for all the reserving orders."""
-        completed = await self.orders.completed_among(
-            [ticket.order_id for ticket in tickets if ticket.order_id]
+    async def seats_sold(self, tickets: list[Ticket]) -> dict[str, int]:
+        """Each ticket's seats held by complete orders, with one query for them all."""
+        sold = await self.orders.seats_sold(
+            [str(ticket.id) for ticket in tickets if ticket.held > 0]
         )
-        return {
-            str(ticket.id): (
-                TicketStatus.AVAILABLE
-                if ticket.order_id is None
-                else TicketStatus.SOLD
-                if ticket.order_id in completed
-                else TicketStatus.RESERVED
-            )
-            for ticket in tickets
-        }
+        return {str(ticket.id): sold.get(str(ticket.id), 0) for ticket in tickets}
 
     async def create(self, seller: UserClaims, data: TicketIn) -> Ticket:
         ticket = Ticket(
@@ -87,6 +93,7 @@ class TicketService:
             title=data.title,
             price_cents=data.price_cents,
             user_id=seller.id,
+            quantity=data.quantity or 1,
             **data.event_changes(),
         )
         ticket = ticket.model_copy(update=ticket.listing_fields())
@@ -102,17 +109,29 @@ class TicketService:
         async def attempt() -> Ticket:
             ticket = await self.get(ticket_id)
             # The contract's order: a reserved ticket is refused before ownership is checked.
-            if ticket.order_id is not None:
+            if ticket.quantity == 1 and ticket.held > 0:
                 raise BadRequest("Cannot edit a reserved ticket")
             if ticket.user_id != editor.id:
                 raise NotAuthorized()
+            quantity = ticket.quantity if data.quantity is None else data.quantity
+            if quantity < ticket.held:
+                raise BadRequest(
+                    f"Quantity cannot be lower than the {ticket.held} seats already held",
+                    field="quantity",
+                )
 
             async def work(tx: Transaction) -> Ticket:
+                holder = None
+                if quantity == 1 and ticket.held == 1:
+                    holder = await self.orders.holder_of(str(ticket.id), session=tx.session)
                 changes = {
                     "title": data.title,
                     "price_cents": data.price_cents,
                     **data.event_changes(),
+                    **seat_changes(quantity=quantity, held=ticket.held, order_id=holder),
                 }
+                if quantity < ticket.quantity:
+                    changes["lowered_at"] = ticket.version + 1
                 updated = await self.tickets.edit(ticket, changes, session=tx.session)
                 tx.publish(ticket_updated(updated))
                 return updated
@@ -122,22 +141,39 @@ class TicketService:
         # A reservation may land between our read and our write: then decide again.
         return await retry_on_conflict(attempt)
 
-    async def reserve_for_order(self, event: OrderCreated) -> Outcome:
+    async def take_seats(self, event: OrderCreated) -> Outcome:
+        """Count an order's seats as held. Orders decided it may have them (it keeps the count
+        it refuses orders by); this is the owner's record of it, and what the listing shows."""
+
         async def work(tx: Transaction) -> Outcome:
             await self.orders.created(event, session=tx.session)
             order = await self.orders.get(ObjectId(event.id), session=tx.session)
             if order is None or order.status is OrderStatus.CANCELLED:
                 return Outcome.ACK  # cancelled before its creation reached us: nothing to hold
+            if order.seats_taken:
+                return Outcome.ACK  # already counted: a redelivery
             ticket = await self.tickets.get(ObjectId(event.ticket.id), session=tx.session)
             if ticket is None:
                 raise LookupError(f"order {event.id} reserves unknown ticket {event.ticket.id}")
-            if ticket.order_id == event.id:
-                return Outcome.ACK  # already reserved by this order: a redelivery
-            if ticket.order_id is not None:
-                # Orders lets one live order hold a ticket, so the holder's cancel is on its way.
-                return Outcome.RETRY_LATER
-            reserved = await self.tickets.reserve(ticket, event.id, session=tx.session)
-            tx.publish(ticket_updated(reserved))
+            quantity = ticket.quantity
+            if ticket.available < event.quantity:
+                placed_against = event.ticket.version
+                if (
+                    ticket.lowered_at is not None
+                    and placed_against is not None
+                    and placed_against < ticket.lowered_at
+                ):
+                    # Orders sold these seats before it heard that the seller lowered the
+                    # quantity: the seller's edit is the one that cannot stand in full.
+                    quantity = ticket.held + event.quantity
+                else:
+                    # Orders counted seats that a cancel it made has freed: on its way.
+                    return Outcome.RETRY_LATER
+            held = ticket.held + event.quantity
+            changes = seat_changes(quantity=quantity, held=held, order_id=event.id)
+            taken = await self.tickets.edit(ticket, changes, session=tx.session)
+            await self.orders.count_seats(event.id, taken=True, session=tx.session)
+            tx.publish(ticket_updated(taken))
             return Outcome.ACK
 
         return await self.outbox.run(work)
@@ -151,11 +187,18 @@ class TicketService:
                 return Outcome.RETRY_LATER  # its order.created has not reached us yet
             if applied is ApplyResult.ALREADY_APPLIED:
                 return Outcome.ACK  # the release was made with it (same transaction)
+            order = await self.orders.get(ObjectId(event.id), session=tx.session)
+            # Only the seats this order took, once: never another order's.
+            if order is None or not order.seats_taken:
+                return Outcome.ACK
             ticket = await self.tickets.get(ObjectId(event.ticket.id), session=tx.session)
-            # A stale cancel never frees a newer reservation.
-            if ticket is not None and ticket.order_id == event.id:
-                released = await self.tickets.release(ticket, session=tx.session)
-                tx.publish(ticket_updated(released))
+            if ticket is None:
+                raise LookupError(f"order {event.id} releases unknown ticket {event.ticket.id}")
+            held = ticket.held - order.quantity
+            changes = seat_changes(quantity=ticket.quantity, held=held, order_id=None)
+            released = await self.tickets.edit(ticket, changes, session=tx.session)
+            await self.orders.count_seats(event.id, taken=False, session=tx.session)
+            tx.publish(ticket_updated(released))
             return Outcome.ACK
 
         return await self.outbox.run(work)
