@@ -287,8 +287,10 @@ async def hops(stack: Stack, floor: RunningService, args: argparse.Namespace) ->
 
 
 async def racing(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:
-    figures = await contention(stack, args.rounds, args.buyers)
-    return [*figures, *memory_figures(stack, resident_mib(floor.process.pid), "after the races")]
+    one_seat = await contention(stack, args.rounds, args.buyers)
+    many_seats = await contention(stack, args.rounds, args.seat_buyers, args.seats)
+    after = memory_figures(stack, resident_mib(floor.process.pid), "after the races")
+    return [*one_seat, *many_seats, *after]
 
 
 async def expiring(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:
@@ -339,5 +341,7 @@ if __name__ == "__main__":
     parser.add_argument("--payments", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--buyers", type=int, default=100)
+    parser.add_argument("--seats", type=int, default=100, help="of the listing raced for")
+    parser.add_argument("--seat-buyers", type=int, default=1000, help="racing for those seats")
     parser.add_argument("--orders", type=int, default=500, help="orders expiring in 1 s")
     asyncio.run(main(parser.parse_args()))

@@ -32,9 +32,11 @@ class Connection:
     async def request(
         self, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
     ) -> Reply:
+        fresh = self._writer is None
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None
+        assert self._writer is not None
         payload = orjson.dumps(body) if body is not None else b""
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
@@ -43,6 +45,10 @@ class Connection:
         lines.append(f"Content-Length: {len(payload)}")
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
         status_line = await self._reader.readline()
+        if not status_line and not fresh:
+            # The server closed a connection left idle past its keep-alive: open another.
+            await self.close()
+            return await self.request(method, path, body, headers)
         status = int(status_line.split()[1])
         length = 0
         while (line := await self._reader.readline()) not in (b"\r\n", b""):

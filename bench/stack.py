@@ -92,7 +92,7 @@ def running_services(
         try:
             for name in names:
                 port = free_port()
-                env = {
+                service_env = {
                     **os.environ,
                     "ENVIRONMENT": "dev",
                     "JWT_KEY": key,
@@ -110,7 +110,7 @@ def running_services(
                 log = (log_dir / f"{name}.log").open("wb")
                 process = subprocess.Popen(  # noqa: S603 - our own service
                     [sys.executable, "-m", name],
-                    env=env,
+                    env=service_env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )

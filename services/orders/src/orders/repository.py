@@ -58,15 +58,19 @@ class TicketReplicaRepository:
     async def get(self, ticket_id: ObjectId) -> TicketReplica | None:
         return await TicketReplica.get(ticket_id)
 
-    async def take_seats(self, ticket_id: str, seats: int, *, session: Session = None) -> bool:
+    async def take_seats(
+        self, ticket_id: str, seats: int, *, session: Session = None
+    ) -> int | None:
         """Take `seats` of the ticket's free ones, only if that many are free: one conditional
-        write, so however many orders race, no more seats are taken than there are."""
-        taken = await TicketReplica.get_pymongo_collection().update_one(
+        write, so however many orders race, no more seats are taken than there are. The
+        replica's version they were counted against, or None if too few were free."""
+        taken = await TicketReplica.get_pymongo_collection().find_one_and_update(
             {"_id": ObjectId(ticket_id), "free": {"$gte": seats}},
             {"$inc": {"free": -seats}},
+            projection={"version": 1},
             session=session,
         )
-        return taken.modified_count == 1
+        return None if taken is None else int(taken["version"])
 
     async def give_back_seats(self, ticket_id: str, seats: int, *, session: Session) -> None:
         await TicketReplica.get_pymongo_collection().update_one(

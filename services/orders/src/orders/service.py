@@ -6,7 +6,7 @@ one cannot be completed, and each writes the next version only if nobody moved f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
@@ -28,6 +28,7 @@ from tixcommon.events import (
     TicketPrice,
     TicketRef,
 )
+from tixcommon.locks import KeyedLocks
 from tixcommon.money import to_dollars
 
 ALREADY_RESERVED = "Ticket is already reserved"
@@ -63,8 +64,15 @@ class OrderService:
     expiration_window: timedelta
     orders: OrderRepository
     tickets: TicketReplicaRepository
+    placing: KeyedLocks = field(default_factory=KeyedLocks)
 
     async def place(self, buyer: UserClaims, ticket_id: ObjectId, seats: int = 1) -> Order:
+        # Buyers of one listing in turn (in this process): a rush on one listing is then one
+        # conditional write after another, not a storm of conflicting transactions.
+        async with self.placing.hold(str(ticket_id)):
+            return await self._place(buyer, ticket_id, seats)
+
+    async def _place(self, buyer: UserClaims, ticket_id: ObjectId, seats: int) -> Order:
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise NotFound()
@@ -94,7 +102,8 @@ class OrderService:
         async def work(tx: Transaction) -> None:
             # The reservation: seats taken only if that many are free, in the transaction
             # that stores the order, so an order exists exactly when its seats are taken.
-            if not await self.tickets.take_seats(order.ticket.id, seats, session=tx.session):
+            counted_at = await self.tickets.take_seats(order.ticket.id, seats, session=tx.session)
+            if counted_at is None:
                 raise _SeatsGone()
             await self.orders.add(order, session=tx.session)
             tx.publish(
@@ -107,7 +116,7 @@ class OrderService:
                     ticket=TicketPrice(
                         id=order.ticket.id,
                         price=to_dollars(order.ticket.price_cents),
-                        version=ticket.version,
+                        version=counted_at,
                     ),
                     quantity=order.quantity,
                 )
