@@ -68,19 +68,22 @@ async def sign_up(page: Page) -> str:
     return email
 
 
-async def list_ticket(page: Page, title: str, price: str) -> None:
+async def list_ticket(page: Page, title: str, price: str, seats: int = 1) -> None:
     await page.get_by_role("link", name="Sell a ticket").first.click()
     await page.get_by_label("Event and seat").fill(title)
     await page.get_by_label("Price (USD)").fill(price)
+    await page.get_by_label("Seats").fill(str(seats))
     await page.get_by_role("button", name="List ticket").click()
     await expect(page.get_by_text("Your ticket is listed")).to_be_visible()
 
 
-async def buy(page: Page, title: str) -> None:
+async def buy(page: Page, title: str, seats: int | None = None) -> None:
     await page.goto("/")
     await page.get_by_role("link", name=title).click()
     # The listing reaches orders within milliseconds; a click before that is refused.
     for _ in range(20):
+        if seats is not None:
+            await page.get_by_label("Seats").select_option(str(seats))
         await page.get_by_role("button", name="Purchase").click()
         if "/orders/" in page.url:
             return
@@ -97,10 +100,12 @@ async def reload_until(page: Page, text: str, timeout: float = 15) -> None:
     await expect(page.get_by_text(text).first).to_be_visible()
 
 
-async def seller_lists(browser: Browser, platform: RunningStack, title: str, price: str) -> Page:
+async def seller_lists(
+    browser: Browser, platform: RunningStack, title: str, price: str, seats: int = 1
+) -> Page:
     seller = await new_page(browser, platform)
     await sign_up(seller)
-    await list_ticket(seller, title, price)
+    await list_ticket(seller, title, price, seats)
     return seller
 
 
@@ -185,6 +190,64 @@ async def test_a_declined_card_shows_stripes_message_and_keeps_the_order(
     await expect(buyer.locator("#payment-error")).to_contain_text("declined")
     assert "paid=" not in buyer.url
     await expect(buyer.get_by_role("button", name="Pay $20.00")).to_be_enabled()
+
+
+async def test_a_buyer_buys_several_seats_of_a_listing_and_pays_for_them_all(
+    browser: Browser, platform: RunningStack
+) -> None:
+    title = f"Choir {uuid.uuid4().hex[:4]}"
+    seller = await seller_lists(browser, platform, title, "12.50", seats=20)
+    await expect(seller.get_by_text("20 of 20 seats left")).to_be_visible()
+
+    buyer = await new_page(browser, platform)
+    await sign_up(buyer)
+    await buyer.goto("/")
+    card = buyer.get_by_role("listitem").filter(has_text=title)
+    await expect(card).to_contain_text("20 of 20 left")
+    await buy(buyer, title, seats=3)
+    await expect(buyer.get_by_text("3 seats at $12.50")).to_be_visible()
+    await fill_card(buyer, "4242424242424242")
+    await buyer.get_by_role("button", name="Pay $37.50").click()
+
+    await buyer.wait_for_url("**/orders?paid=*")
+    await reload_until(buyer, "Complete")
+    row = buyer.get_by_role("row").filter(has_text=title)
+    await expect(row).to_contain_text("$37.50")
+    await shot(buyer, "orders-seats")
+
+    await seller.goto("/tickets/mine")
+    await reload_until(seller, "3 of 20")
+    mine = seller.get_by_role("row").filter(has_text=title)
+    await expect(mine.get_by_role("cell")).to_have_text(
+        [title, "$12.50", "3 of 20", "0", "17", "For sale", f"Edit {title}"]
+    )
+    await shot(seller, "my-tickets-seats")
+
+
+async def test_a_buyer_asking_for_more_seats_than_are_left_is_told_and_can_take_fewer(
+    browser: Browser, platform: RunningStack
+) -> None:
+    title = f"Trio {uuid.uuid4().hex[:4]}"
+    await seller_lists(browser, platform, title, "30", seats=3)
+    late = await new_page(browser, platform)
+    await sign_up(late)
+    await late.goto("/")
+    await late.get_by_role("link", name=title).click()
+    await expect(late.get_by_label("Seats").locator("option")).to_have_count(3)
+    await late.get_by_label("Seats").select_option("3")
+
+    early = await new_page(browser, platform)  # takes two seats while `late` decides
+    await sign_up(early)
+    await buy(early, title, seats=2)
+    await late.get_by_role("button", name="Purchase").click()
+
+    await expect(late.get_by_role("alert")).to_contain_text("Not enough seats available")
+    await expect(late.get_by_text("1 of 3 seats left")).to_be_visible()
+    await expect(late.get_by_label("Seats").locator("option")).to_have_count(1)
+    await shot(late, "not-enough-seats")
+    await late.get_by_role("button", name="Purchase").click()
+    await late.wait_for_url("**/orders/*")
+    await expect(late.get_by_role("button", name="Pay $30.00")).to_be_visible()
 
 
 async def test_a_seller_lists_an_event_and_a_buyer_finds_it_by_search_and_filters(

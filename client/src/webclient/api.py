@@ -139,8 +139,10 @@ class ApiSession:
     async def order(self, order_id: str) -> Order:
         return Order.model_validate(await self.call("GET", f"/api/orders/{order_id}"))
 
-    async def place_order(self, ticket_id: str) -> Order:
-        return Order.model_validate(await self.call("POST", "/api/orders", {"ticketId": ticket_id}))
+    async def place_order(self, ticket_id: str, quantity: str = "1") -> Order:
+        """An order for `quantity` seats, as the form sent it (the API says what it refuses)."""
+        body = {"ticketId": ticket_id, "quantity": quantity}
+        return Order.model_validate(await self.call("POST", "/api/orders", body))
 
     async def cancel_order(self, order_id: str) -> None:
         await self.call("DELETE", f"/api/orders/{order_id}")

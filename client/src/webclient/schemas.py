@@ -21,6 +21,10 @@ class CurrentUser(ApiModel):
     email: str
 
 
+# The most seats one order may take (the API's rule, offered as the purchase form's choices).
+SEATS_PER_ORDER_MAX = 10
+
+
 class Ticket(ApiModel):
     id: str
     title: str
@@ -32,10 +36,27 @@ class Ticket(ApiModel):
     starts_at: datetime | None = None
     venue: str | None = None
     description: str | None = None
+    quantity: int = 1
+    available: int = 1
+    sold: int = 0  # seats paid for: on a seller's own listings only
 
     @property
     def started(self) -> bool:
         return self.starts_at is not None and self.starts_at <= datetime.now(UTC)
+
+    @property
+    def many_seats(self) -> bool:
+        return self.quantity > 1
+
+    @property
+    def held(self) -> int:
+        """Seats in orders not yet paid for (a seller's own listings)."""
+        return self.quantity - self.available - self.sold
+
+    @property
+    def seats_to_order(self) -> range:
+        """The choices of the purchase form: never more than are left, nor than an order takes."""
+        return range(1, min(self.available, SEATS_PER_ORDER_MAX) + 1)
 
 
 class TicketForm(BaseModel):
@@ -47,11 +68,13 @@ class TicketForm(BaseModel):
     starts_at: str = ""
     venue: str = ""
     description: str = ""
+    quantity: str = "1"
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketForm:
         return cls(
             title=ticket.title,
+            quantity=str(ticket.quantity),
             price=f"{ticket.price:.2f}",
             starts_at=ticket.starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
             if ticket.starts_at
@@ -64,6 +87,8 @@ class TicketForm(BaseModel):
         """The API's body: an empty event field is left out of a new listing, and cleared
         (`null`) on an edit."""
         body: dict[str, str | None] = {"title": self.title, "price": self.price}
+        if self.quantity.strip():  # left out: one seat on a new listing, unchanged on an edit
+            body["quantity"] = self.quantity.strip()
         starts_at = self.starts_at.strip()
         for key, value in (
             ("startsAt", f"{starts_at}Z" if starts_at else ""),
@@ -163,7 +188,13 @@ class Order(ApiModel):
     status: Literal["created", "awaiting:payment", "complete", "cancelled"]
     expires_at: datetime
     version: int
-    ticket: OrderTicket
+    ticket: OrderTicket  # its price is one seat's
+    quantity: int = 1
+
+    @property
+    def total(self) -> Decimal:
+        """What paying for the order charges: every seat at the price it was ordered at."""
+        return self.ticket.price * self.quantity
 
     @property
     def live(self) -> bool:

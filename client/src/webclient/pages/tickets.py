@@ -23,9 +23,15 @@ def ticket_form(
     starts_at: Annotated[str, Form(alias="startsAt")] = "",
     venue: FormText = "",
     description: FormText = "",
+    quantity: FormText = "",
 ) -> TicketForm:
     return TicketForm(
-        title=title, price=price, starts_at=starts_at, venue=venue, description=description
+        title=title,
+        price=price,
+        starts_at=starts_at,
+        venue=venue,
+        description=description,
+        quantity=quantity,
     )
 
 
@@ -125,8 +131,13 @@ def purchase_block(ticket: Ticket, user: CurrentUser | None) -> str | None:
     if ticket.started:
         return "This event has started: the ticket can no longer be bought."
     if ticket.status == "sold":
-        return "This ticket has been sold."
+        return "Every seat has been sold." if ticket.many_seats else "This ticket has been sold."
     if ticket.status == "reserved":
+        if ticket.many_seats:
+            return (
+                "Every seat is held by buyers paying right now. "
+                "Seats they don't pay for in time are for sale again."
+            )
         return (
             "Someone is buying this ticket right now. "
             "If they don't pay in time, it's for sale again."
@@ -164,10 +175,15 @@ async def show_ticket(request: Request, render: Render, api: Api, ticket_id: str
 
 @router.post("/tickets/{ticket_id}/purchase", response_class=HTMLResponse)
 async def purchase(
-    request: Request, render: Render, api: Api, user: SignedIn, ticket_id: str
+    request: Request,
+    render: Render,
+    api: Api,
+    user: SignedIn,
+    ticket_id: str,
+    quantity: FormText = "1",
 ) -> Response:
     try:
-        order = await api.place_order(ticket_id)
+        order = await api.place_order(ticket_id, quantity)
     except ApiError as error:
         if error.status_code == 404:
             raise
