@@ -177,6 +177,7 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
     assert "next" in first_page.links  # a catalogue with pages to browse, and to search
     assert jazz
     assert all("jazz" in ticket["title"].casefold() for ticket in jazz)
+    assert {1, 200} <= {ticket["quantity"] for ticket in first_page.json()}  # seats of many
     listing = first_page.json()
     buy_one_and_let_one_lapse(f"http://127.0.0.1:{gateway_port}", listing)
     _killed_services_catch_up(stack)

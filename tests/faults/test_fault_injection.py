@@ -1,11 +1,13 @@
-"""Fault injection: the platform as `make dev` runs it, on real servers, while buyers keep buying.
+"""Fault injection: the platform as `make dev` runs it, on real servers, while buyers keep buying
+single tickets and seats of listings of several.
 
 Every process is killed (-9) in turn, NATS, Redis and the database are restarted, and the
 orders service is cut off from NATS for a while, all in the middle of a stream of purchases
 (pay, cancel or let lapse). Services must say they are not ready while a dependency is away and
 recover by themselves; once the stream stops and the last reservations lapse, nothing may be
-lost or doubled: every order complete or cancelled, every ticket held by exactly its live order,
-every payment matched to one complete order (or refunded with its cancelled one), no charge
+lost or doubled: every order complete or cancelled, every seat sold to exactly one complete
+order or available (a one-seat ticket naming its holder), every payment of its order's seats
+matched to one complete order (or refunded with its cancelled one), no charge
 without a payment record, every replica at its owner's version.
 """
 
@@ -149,18 +151,27 @@ class Shoppers(threading.Thread):
             self.attempts += 1
 
     def purchase(self) -> None:
+        """List a ticket of one seat or of several; one buyer orders it, or two buyers order
+        seats of it; each order is then paid, cancelled or left to lapse."""
+        seats = self.rng.choice([1, 1, 4])
         listed = self.call(
             "POST", "/api/tickets", self.seller, lambda s: s == 201,
-            json={"title": f"Show {self.attempts}", "price": 10 + self.attempts % 7},
+            json={"title": f"Show {self.attempts}", "price": 10 + self.attempts % 7,
+                  "quantity": seats},
         )  # fmt: skip
         if listed is None or listed.status_code != 201:
             return
         self.tickets.append(listed.json()["id"])
+        for _ in range(1 if seats == 1 else 2):
+            self.order(self.tickets[-1], self.rng.randint(1, min(seats, 3)))
+
+    def order(self, ticket_id: str, seats: int) -> None:
         buyer = self.rng.choice(self.buyers)
-        # 404 until the ticket's event reaches orders.
+        # 404 until the ticket's event reaches orders; 400 when the seats are gone.
         placed = self.call(
-            "POST", "/api/orders", buyer, lambda s: s == 201, json={"ticketId": self.tickets[-1]}
-        )
+            "POST", "/api/orders", buyer, lambda s: s == 201,
+            json={"ticketId": ticket_id, "quantity": seats},
+        )  # fmt: skip
         if placed is None or placed.status_code != 201:
             return
         order_id = placed.json()["id"]
@@ -329,13 +340,20 @@ class Truth:
         for replica in (self.load("tickets", "orders"), self.load("payments", "orders")):
             for order_id, order in orders.items():
                 assert replica[order_id]["status"] == order["status"], order_id
+        # Every seat sold to exactly one complete order, or available; orders' count agrees.
+        free = {i: r["free"] for i, r in self.load("orders", "tickets").items()}
         for ticket_id, ticket in tickets.items():
             holders = [
                 o for o in orders.values()
                 if o["ticket"]["id"] == ticket_id and o["status"] == "complete"
             ]  # fmt: skip
-            assert len(holders) <= 1, ticket_id
-            assert ticket.get("order_id") == (str(holders[0]["_id"]) if holders else None)
+            sold = sum(o.get("quantity", 1) for o in holders)
+            assert ticket["held"] == sold <= ticket["quantity"], ticket_id
+            assert free[ticket_id] == ticket["quantity"] - sold, ticket_id
+            assert ticket["for_sale"] == (sold < ticket["quantity"]), ticket_id
+            if ticket["quantity"] == 1:
+                assert ticket.get("order_id") == (str(holders[0]["_id"]) if holders else None)
+        assert any(t["quantity"] > 1 and t["held"] > 1 for t in tickets.values()), "no seats"
         # Every payment belongs to one order: complete and kept, or cancelled and refunded.
         completed = {i for i, o in orders.items() if o["status"] == "complete"}
         assert completed <= payments.keys()
@@ -350,6 +368,8 @@ class Truth:
             order_id = str(intent.metadata.to_dict().get("orderId"))
             assert order_id in payments, intent.id
             assert payments[order_id]["stripe_id"] == intent.id
+            order = orders[order_id]  # every seat at the price it was ordered at
+            assert intent.amount == order.get("quantity", 1) * order["ticket"]["price_cents"]
         assert len(succeeded) == len(payments)
         # The stream really went through every ending.
         assert completed, "no purchase completed"

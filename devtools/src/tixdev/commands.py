@@ -77,7 +77,8 @@ def _key_figures(client: httpx.Client, url: str) -> str:
 
 
 # The demo catalogue: each act with what it plays and its usual price, on tour through these
-# venues over the coming six months, seats of every kind.
+# venues over the coming six months, seats of every kind: single seats and boxes, and listings
+# of many identical seats (a block of a row, general admission, standing).
 ACTS = [
     ("The Blue Room Collective", "jazz night", 35),
     ("Aurora String Quartet", "string quartet", 48),
@@ -101,10 +102,10 @@ VENUES = [
     "Brooklyn Steel, New York", "Vicar Street, Dublin", "Columbiahalle, Berlin",
     "Ryman Auditorium, Nashville", "The Sage, Gateshead",
 ]  # fmt: skip
-SEATS = [
-    ("Stalls, row F", 1.0), ("Balcony, row B", 0.8), ("General admission", 0.7),
-    ("Front row", 1.6), ("Box 4, two seats", 2.4), ("Standing", 0.6), ("Circle, row K", 0.9),
-    ("VIP table", 3.0),
+SEATS = [  # what is sold, its price against the act's usual one, how many are listed
+    ("Stalls, row F", 1.0, 1), ("Balcony, row B", 0.8, 12), ("General admission", 0.7, 200),
+    ("Front row", 1.6, 1), ("Box 4, two seats", 2.4, 1), ("Standing", 0.6, 500),
+    ("Circle, row K", 0.9, 20), ("VIP table", 3.0, 1),
 ]  # fmt: skip
 DEMO_SIZE = 300
 
@@ -116,7 +117,7 @@ def demo_catalogue(size: int = DEMO_SIZE) -> list[dict[str, Any]]:
     catalogue = []
     for n in range(size):
         act, kind, usual = ACTS[n % len(ACTS)]
-        seat, factor = draw.choice(SEATS)
+        seat, factor, quantity = draw.choice(SEATS)
         venue = draw.choice(VENUES)
         catalogue.append(
             {
@@ -125,6 +126,7 @@ def demo_catalogue(size: int = DEMO_SIZE) -> list[dict[str, Any]]:
                 "startsAt": (evening + timedelta(days=draw.randrange(1, 183))).isoformat(),
                 "venue": venue,
                 "description": f"{act} live at {venue.split(',')[0]}. {seat}; doors at 19:00.",
+                "quantity": quantity,
             }
         )
     return catalogue

@@ -108,7 +108,7 @@ class Subscription(Listener[EventT]):
 
 
 def on(event_type: type[EventT], handler: Handler[EventT]) -> Subscription[EventT]:
-    """`on(OrderCreated, tickets.reserve_for_order)`: the handler hears every OrderCreated."""
+    """`on(OrderCreated, tickets.take_seats)`: the handler hears every OrderCreated."""
     return Subscription(event_type, handler)
 
 
