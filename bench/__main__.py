@@ -325,6 +325,8 @@ async def main(args: argparse.Namespace) -> None:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as logs:
         for names, part in PARTS:
+            if args.parts and part.__name__ not in args.parts:
+                continue
             with (
                 running_services(*names, log_dir=Path(logs)) as stack,
                 running_floor(stack, Path(logs)) as floor,
@@ -344,4 +346,7 @@ if __name__ == "__main__":
     parser.add_argument("--seats", type=int, default=100, help="of the listing raced for")
     parser.add_argument("--seat-buyers", type=int, default=1000, help="racing for those seats")
     parser.add_argument("--orders", type=int, default=500, help="orders expiring in 1 s")
+    parser.add_argument(
+        "--parts", nargs="*", choices=[part.__name__ for _, part in PARTS], help="only these"
+    )
     asyncio.run(main(parser.parse_args()))

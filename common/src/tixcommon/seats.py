@@ -11,7 +11,8 @@ def seat_count(maximum: int) -> BeforeValidator:
     invalid = f"Quantity must be a whole number of seats from 1 to {maximum}"
 
     def parse(value: object) -> int:
-        if isinstance(value, str) and value.strip().isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, float) and value.is_integer():
             value = int(value)

@@ -70,7 +70,7 @@ async def test_more_seats_than_are_left_is_refused_and_changes_nothing(
     assert [placed["quantity"] for placed in mine] == [3, 1]
 
 
-@pytest.mark.parametrize("quantity", [0, 11, -1, 2.5, "two", True, None, [2]])
+@pytest.mark.parametrize("quantity", [0, 11, -1, 2.5, "two", "²", 1e308, True, None, [2]])
 async def test_a_quantity_outside_1_to_10_is_a_400_naming_it(
     client: httpx.AsyncClient, buyer: SignedInUser, list_ticket: ListTicket, quantity: object
 ) -> None:
