@@ -510,3 +510,22 @@ def test_previous_remembers_twenty_pages_then_offers_only_the_first() -> None:
     assert previous_of(urls[1]) == "/?q=jazz"
     assert walked == 20  # then only the first page is offered (its link is on every page)
     assert all(len(url) < 1_000 for url in urls)
+
+
+def test_pages_and_the_api_answer_methods_as_rfc_9110_says_through_the_gateway(
+    visitors: MakeVisitor,
+) -> None:
+    """405 names what is allowed, OPTIONS says it, HEAD is GET without the body: the pages'
+    and the services' alike, as they reach a client through the router."""
+    visitor = visitors()
+
+    page_refused = visitor.http.request("DELETE", "/")
+    api_refused = visitor.http.request("TRACE", "/api/users/currentuser")
+    head = visitor.http.head("/")
+    options = visitor.http.options("/api/tickets")
+
+    assert (page_refused.status_code, page_refused.headers["allow"]) == (405, "GET, HEAD, OPTIONS")
+    assert (api_refused.status_code, api_refused.headers["allow"]) == (405, "GET, HEAD, OPTIONS")
+    assert api_refused.json() == {"errors": [{"message": "Method not allowed"}]}
+    assert (head.status_code, head.content) == (200, b"")
+    assert (options.status_code, options.headers["allow"]) == (204, "GET, HEAD, OPTIONS, POST")

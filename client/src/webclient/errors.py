@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message
 
 from tixcommon.errors import AppError
+from tixcommon.methods import allowed_methods
 from webclient.api import SESSION_COOKIE, ApiError, BackendUnavailable
 from webclient.dependencies import SignInRequired
 from webclient.rendering import Pages
@@ -86,6 +87,13 @@ def install_page_errors(app: FastAPI) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 404:
             return error_page(request, 404, ["We couldn't find that page."])
+        if error.status_code == 405:
+            allow = allowed_methods(request)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allow})
+            page = error_page(request, 405, ["This page can't be used that way."])
+            page.headers["Allow"] = allow
+            return page
         return error_page(request, error.status_code, [str(error.detail)])
 
     @app.exception_handler(RequestValidationError)

@@ -19,6 +19,7 @@ from tixcommon.context import ServiceContext, SettingsT, WiringT, require_starte
 from tixcommon.error_handlers import install_error_handlers
 from tixcommon.health import ReadinessCheck
 from tixcommon.health import router as health_router
+from tixcommon.idempotency import IdempotencyStore
 from tixcommon.metrics import serving_metrics
 from tixcommon.middleware import EdgeMiddleware
 from tixcommon.openapi import contract_openapi
@@ -64,6 +65,7 @@ def create_app(
 
     async def open_all(stack: AsyncExitStack) -> tuple[ServiceContext[SettingsT], WiringT]:
         context = await stack.enter_async_context(service_context(settings, documents))
+        await IdempotencyStore(context.database).create_indexes()
         opened = await wiring(context)
         # Entered last, so left first: stop taking events before anything closes.
         runners = await stack.enter_async_context(running_listeners(context, subscriptions(opened)))

@@ -54,6 +54,15 @@ def opened(request: Request, wiring_type: type[WiringT]) -> WiringT:
     return wiring
 
 
+def opened_context(request: Request) -> ServiceContext[Any]:
+    """The service's shared clients, or the contract's 503 while they are still opening."""
+    context = request.app.state.context
+    if context is None:
+        raise ServiceUnavailable(STARTING)
+    assert isinstance(context, ServiceContext)
+    return context
+
+
 def wiring_dependency(wiring_type: type[WiringT]) -> Callable[[Request], Awaitable[WiringT]]:
     """A FastAPI dependency on the service's wiring: `Annotated[Wiring, Depends(...)]`."""
 

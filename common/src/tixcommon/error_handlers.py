@@ -21,6 +21,7 @@ from tixcommon.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from tixcommon.methods import allowed_methods
 from tixcommon.outages import OUTAGE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -78,12 +79,17 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return render(ValidationFailed(validation_items(exc.errors())))
 
-    async def on_http_error(_: Request, exc: Exception) -> Response:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             return render(NotFound())
         if exc.status_code == 405:
-            return render(MethodNotAllowed())
+            allow = allowed_methods(request)
+            if request.method == "OPTIONS":  # no route declares it: every path answers it here
+                return Response(status_code=204, headers={"Allow": allow})
+            refused = render(MethodNotAllowed())
+            refused.headers["Allow"] = allow
+            return refused
         if exc.status_code == 400:
             return render(BadRequest("Malformed request body"))
         error = AppError(str(exc.detail))

@@ -82,6 +82,11 @@ class MethodNotAllowed(AppError):
     default_message = "Method not allowed"
 
 
+class Conflict(AppError):
+    status_code = 409
+    default_message = "Conflict"
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     default_message = "Request body is too large"

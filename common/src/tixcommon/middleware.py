@@ -85,6 +85,10 @@ class EdgeMiddleware:
         request_id = incoming_request_id(scope["headers"])
         path = normalise_path(scope["path"])
         scope = {**scope, "path": path, "raw_path": path.encode()}
+        # HEAD is GET without the body (RFC 9110 §9.3.2), wherever GET is answered: the routes
+        # see a GET, the client gets its status and headers, the log and metrics say HEAD.
+        head = scope["method"] == "HEAD"
+        routed = {**scope, "method": "GET"} if head else scope
         state: dict[str, Any] = {"started": False, "status": 500, "too_large": False}
         began = time.perf_counter()
 
@@ -129,10 +133,12 @@ class EdgeMiddleware:
                     }
                 elif state.get("swallow"):
                     return
+                elif head and message["type"] == "http.response.body":
+                    message = {**message, "body": b""}
                 await send(message)
 
             try:
-                await self.app(scope, limited_receive, send_with_request_id)
+                await self.app(routed, limited_receive, send_with_request_id)
             except AppError as error:
                 if not state["started"]:
                     await self._send_error(send, error, request_id, state)
@@ -141,7 +147,8 @@ class EdgeMiddleware:
                 if not state["started"]:
                     await self._send_error(send, AppError(), request_id, state)
             finally:
-                self._log(scope, state, began)
+                # The route the router matched is in the scope it was given; the method, ours.
+                self._log({**routed, "method": scope["method"]}, state, began)
 
     async def _send_error(
         self, send: Send, error: AppError, request_id: str, state: dict[str, Any]

@@ -177,3 +177,18 @@ async def test_the_sellers_quantity_changes_reach_the_count(
     await wait_until(lambda: _is(free_seats(ticket["id"]), 5), message="raised")
     assert (await order(client, buyer, ticket["id"], 6)).status_code == 400
     assert (await order(client, buyer, ticket["id"], 5)).status_code == 201
+
+
+async def test_a_retried_order_with_its_idempotency_key_takes_its_seats_once(
+    client: httpx.AsyncClient, buyer: SignedInUser, list_ticket: ListTicket
+) -> None:
+    ticket = await list_ticket(quantity=5)
+    body = {"ticketId": ticket["id"], "quantity": 2}
+    headers = {**buyer.headers, "Idempotency-Key": "order-once"}
+
+    answers = [await client.post(ORDERS, json=body, headers=headers) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [201, 201, 201]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert await free_seats(ticket["id"]) == 3
+    assert len((await client.get(ORDERS, headers=buyer.headers)).json()) == 1

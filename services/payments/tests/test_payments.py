@@ -158,6 +158,25 @@ async def test_an_order_is_paid_only_once(
     )
 
 
+async def test_a_payment_retried_with_its_idempotency_key_gets_its_first_answer(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    stripe_api: stripe.StripeClient,
+) -> None:
+    """A phone that lost the answer retries: it hears the payment it made, not "already paid"."""
+    order = await known_order(buyer)
+    body = {"orderId": order["id"], "token": "pm_card_visa"}
+    headers = {**buyer.headers, "Idempotency-Key": "pay-once"}
+
+    first = await client.post(PAYMENTS, json=body, headers=headers)
+    retry = await client.post(PAYMENTS, json=body, headers=headers)
+
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.json() == first.json()
+    assert len(intents_for(stripe_api, order["id"])) == 1
+
+
 async def test_completed_order_is_already_paid(
     client: httpx.AsyncClient, buyer: SignedInUser, known_order: KnownOrder, publish: Publisher
 ) -> None:

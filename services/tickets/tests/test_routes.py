@@ -210,3 +210,22 @@ async def test_tickets_stored_by_an_older_release_show_list_and_edit_the_same(
     document = await stored.find_one({"_id": ObjectId(ticket_id)})
     assert document is not None
     assert (document["price_cents"], document["for_sale"]) == (1300, True)
+
+
+async def test_a_path_of_several_routes_allows_all_their_methods(client: httpx.AsyncClient) -> None:
+    """/api/tickets is two routes (the listing and the sale): Allow names both, whatever the
+    case or trailing slash of the path."""
+    refused = await client.request("TRACE", "/API/Tickets/")
+    options = await client.options("/api/tickets")
+
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert (options.status_code, options.headers["allow"]) == (204, "GET, HEAD, OPTIONS, POST")
+
+
+async def test_head_of_the_listing_is_its_get_without_the_body(client: httpx.AsyncClient) -> None:
+    listing = await client.get("/api/tickets")
+    head = await client.head("/api/tickets")
+
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == listing.headers["content-length"]

@@ -9,12 +9,13 @@ from orders.schemas import OrderIn, OrderOut
 from orders.wiring import Orders
 from tixcommon.auth import RequireUser
 from tixcommon.db import parse_object_id
+from tixcommon.idempotency import RETRY_SAFE
 from tixcommon.routers import service_router
 
 router = service_router("/api/orders", tags=["orders"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[RETRY_SAFE])
 async def place_order(user: RequireUser, body: OrderIn, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.place(user, ObjectId(body.ticket_id), body.quantity))
 

@@ -10,12 +10,13 @@ from payments.schemas import PaymentIn, PaymentOut
 from payments.wiring import Payments, Wired
 from tixcommon.auth import RequireUser
 from tixcommon.errors import BadRequest
+from tixcommon.idempotency import RETRY_SAFE
 from tixcommon.routers import service_router
 
 router = service_router("/api/payments", tags=["payments"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[RETRY_SAFE])
 async def pay(user: RequireUser, body: PaymentIn, payments: Payments) -> PaymentOut:
     payment = await payments.pay(user, ObjectId(body.order_id), body.token)
     return PaymentOut(id=str(payment.id))

@@ -10,12 +10,18 @@ from tickets.schemas import ListingQuery, SellerTicketOut, TicketIn, TicketOut, 
 from tickets.wiring import Tickets
 from tixcommon.auth import RequireUser
 from tixcommon.db import parse_object_id
+from tixcommon.idempotency import RETRY_SAFE
 from tixcommon.routers import service_router
 
 router = service_router("/api/tickets", tags=["tickets"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model_exclude_none=True)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model_exclude_none=True,
+    dependencies=[RETRY_SAFE],
+)
 async def create_ticket(user: RequireUser, body: TicketIn, tickets: Tickets) -> TicketOut:
     return TicketOut.of(await tickets.create(user, body))
 
