@@ -118,6 +118,37 @@ async def test_cancel_after_payment_refunds_it_once(
     assert metric("tixvibe_payments_total", outcome="refunded") == refunds + 1
 
 
+async def test_a_refund_owed_when_the_process_died_is_made_by_the_next_round(
+    client: httpx.AsyncClient,
+    buyer: SignedInUser,
+    known_order: KnownOrder,
+    stripe_api: stripe.StripeClient,
+) -> None:
+    """The order's cancel was heard and the refund owed, then the process died before Stripe
+    was asked (what the fault suite's kill -9 of payments once left): the refund is still made,
+    once."""
+    order = await known_order(buyer)
+    paid = await client.post(
+        "/api/payments",
+        json={"orderId": order["id"], "token": "pm_card_visa"},
+        headers=buyer.headers,
+    )
+    assert paid.status_code == 201
+    await Payment.get_pymongo_collection().update_one(
+        {"order_id": order["id"]}, {"$set": {"refund_due": True}}
+    )
+
+    async def refunded() -> Payment | None:
+        payment = await Payment.find_one(Payment.order_id == order["id"])
+        return payment if payment is not None and payment.refund_id is not None else None
+
+    payment = await wait_until(refunded, message="owed refund made")
+    assert payment.stripe_id is not None
+    assert not payment.refund_due
+    [refund] = refunds_of(stripe_api, payment.stripe_id)
+    assert refund.id == payment.refund_id
+
+
 async def test_a_cancelled_order_of_several_seats_is_refunded_in_full(
     client: httpx.AsyncClient,
     buyer: SignedInUser,

@@ -40,6 +40,9 @@ class Payment(Document):
     stripe_id: str | None = None
     refund_id: str | None = None
     refunded_at: datetime | None = None
+    # Its order was cancelled: the money must go back. Set before the refund is asked of Stripe
+    # and cleared with its record, so a refund a crash or an outage interrupted is retried.
+    refund_due: bool = False
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     class Settings:
@@ -49,4 +52,6 @@ class Payment(Document):
             IndexModel("order_id", unique=True, name="one_payment_per_order"),
             # Finds the few claims left pending (settle_abandoned) without a collection scan.
             IndexModel([("status", 1), ("created_at", 1)], name="by_status_and_age"),
+            # Finds the few refunds still owed (refund_owed) without a collection scan.
+            IndexModel([("refund_due", 1)], name="refunds_owed"),
         ]

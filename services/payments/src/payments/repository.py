@@ -80,11 +80,29 @@ class PaymentRepository:
         payment: Payment = Payment.model_validate(stored)
         return payment
 
+    async def owe_refund(self, payment: Payment, *, session: Session = None) -> None:
+        """Record that the payment's money must go back, before asking Stripe for it."""
+        await Payment.get_pymongo_collection().update_one(
+            {"_id": payment.id, "refund_id": None},
+            {"$set": {"refund_due": True}},
+            session=session,
+        )
+
     async def refunded(self, payment: Payment, refund_id: str) -> None:
         await Payment.get_pymongo_collection().update_one(
             {"_id": payment.id},
-            {"$set": {"refund_id": refund_id, "refunded_at": datetime.now(UTC)}},
+            {
+                "$set": {
+                    "refund_id": refund_id,
+                    "refunded_at": datetime.now(UTC),
+                    "refund_due": False,
+                }
+            },
         )
+
+    async def refunds_owed(self) -> list[Payment]:
+        """Payments whose refund was due but not made (a crash or Stripe's outage between)."""
+        return await Payment.find({"refund_due": True, "refund_id": None}).to_list()
 
 
 class OrderReplicaRepository:

@@ -50,6 +50,11 @@ async def open_wiring(context: ServiceContext[PaymentsSettings]) -> Wiring:
             name="settling abandoned payment claims",
         )
     )
+    await context.exit_stack.enter_async_context(
+        running_every(
+            settings.payment_settle_seconds, recorder.refund_owed, name="making refunds owed"
+        )
+    )
     return Wiring(
         settings,
         PaymentService(stripe, payments, orders, recorder, claims),
