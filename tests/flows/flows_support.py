@@ -6,6 +6,18 @@ from dataclasses import dataclass
 
 import httpx
 
+# The durable consumers of tickets and orders (tixcommon.bus.listener.durable_name): the flows
+# wait for them to be idle before they look at what the events did.
+TICKETS_AND_ORDERS_DURABLES = (
+    "tickets-order-created",
+    "tickets-order-cancelled",
+    "tickets-order-completed",
+    "orders-ticket-created",
+    "orders-ticket-updated",
+    "orders-expiration-complete",
+    "orders-payment-created",
+)
+
 
 @dataclass
 class Platform:

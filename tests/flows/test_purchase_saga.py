@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import stripe
-from flows_support import Saga
+from flows_support import TICKETS_AND_ORDERS_DURABLES, Saga
 
 from tixcommon.bus import EventBus, Publisher
 from tixtest import (
@@ -282,13 +282,7 @@ SAGA_SUBJECTS = (
     "payment.created",
 )
 ALL_DURABLES = (
-    "tickets-order-created",
-    "tickets-order-cancelled",
-    "tickets-order-completed",
-    "orders-ticket-created",
-    "orders-ticket-updated",
-    "orders-expiration-complete",
-    "orders-payment-created",
+    *TICKETS_AND_ORDERS_DURABLES,
     "payments-order-created",
     "payments-order-cancelled",
     "payments-order-completed",

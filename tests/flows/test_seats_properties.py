@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from bson import ObjectId
-from flows_support import Platform
+from flows_support import TICKETS_AND_ORDERS_DURABLES, Platform
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,15 +24,6 @@ from tixtest.histories import REAL_SERVERS
 
 QUANTITY = 6
 HOLDING = {"created", "awaiting:payment", "complete"}
-DURABLES = [
-    "tickets-order-created",
-    "tickets-order-cancelled",
-    "tickets-order-completed",
-    "orders-ticket-created",
-    "orders-ticket-updated",
-    "orders-expiration-complete",
-    "orders-payment-created",
-]
 
 # A step: what a buyer, the seller, the clock, Stripe or JetStream does next. Order steps name
 # an earlier order by index (modulo how many were placed; nothing when none was).
@@ -129,7 +120,9 @@ async def test_seats_are_never_oversold_and_every_count_converges(
                 )
         await seats_counted(platform, ticket_id)
 
-    await wait_until(lambda: consumers_idle(bus, *DURABLES), timeout=30, message="settled")
+    await wait_until(
+        lambda: consumers_idle(bus, *TICKETS_AND_ORDERS_DURABLES), timeout=30, message="settled"
+    )
     holding = 0
     for buyer, order_id in placed:
         order = (await platform.orders.get(f"/api/orders/{order_id}", headers=buyer.headers)).json()

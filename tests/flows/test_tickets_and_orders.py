@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from flows_support import Platform
+from flows_support import TICKETS_AND_ORDERS_DURABLES, Platform
 
 from tixcommon.bus import EventBus, Publisher
 from tixcommon.events import ExpirationComplete
@@ -112,7 +112,7 @@ async def test_replaying_every_event_again_changes_nothing(
     await wait_until(lambda: _reserved_by(platform, ticket, None), message="released")
     second = await order(platform, b, ticket)
     await wait_until(lambda: _reserved_by(platform, ticket, second["id"]), message="B holds")
-    await wait_until(lambda: consumers_idle(bus, *DURABLES), message="settled")
+    await wait_until(lambda: consumers_idle(bus, *TICKETS_AND_ORDERS_DURABLES), message="settled")
     before = await _snapshot(platform, ticket, [(a, first), (b, second)])
     published = (await bus.js.stream_info(bus.stream_name)).state.messages
 
@@ -124,19 +124,15 @@ async def test_replaying_every_event_again_changes_nothing(
         await Publisher(bus).publish_raw(
             bus.contract_subject(message.subject), message.data, event_id=uuid.uuid4().hex
         )
-    await wait_until(lambda: consumers_idle(bus, *DURABLES), timeout=20, message="replay handled")
+    await wait_until(
+        lambda: consumers_idle(bus, *TICKETS_AND_ORDERS_DURABLES),
+        timeout=20,
+        message="replay handled",
+    )
 
     assert await _snapshot(platform, ticket, [(a, first), (b, second)]) == before
     after = (await bus.js.stream_info(bus.stream_name)).state.messages
     assert after == published + len(history)  # the replay caused no new event
-
-
-DURABLES = [
-    "tickets-order-created",
-    "tickets-order-cancelled",
-    "orders-ticket-created",
-    "orders-ticket-updated",
-]
 
 
 async def _snapshot(platform: Platform, ticket: Any, orders: list[tuple[SignedInUser, Any]]) -> Any:

@@ -25,8 +25,6 @@ from tixcommon.events import (
 from tixcommon.money import to_dollars
 from tixcommon.pages import CursorCodec
 
-NOT_ENOUGH_SEATS = "Not enough seats available"
-
 
 def ticket_created(ticket: Ticket) -> TicketCreated:
     return TicketCreated(
