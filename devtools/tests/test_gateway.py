@@ -107,6 +107,21 @@ async def test_requests_reach_their_service_with_everything_forwarded(serve: Ser
     assert response.headers["set-cookie"] == "a=1"
 
 
+async def test_a_header_with_surrounding_whitespace_goes_through_without_it(
+    serve: Serve,
+) -> None:
+    # A client's "Bearer " (nothing after it): httpx refuses to send such a value, which once
+    # made the gateway answer 502 as if the service had failed.
+    backend = await serve(echo)
+    gateway = Gateway({"orders": backend})
+    async with await through(gateway) as client:
+        response = await client.get("/api/orders", headers={"Authorization": " Bearer \t"})
+    await gateway.aclose()
+
+    assert response.status_code == 200
+    assert response.json()["headers"]["authorization"] == "Bearer"
+
+
 async def test_large_bodies_stream_through(serve: Serve) -> None:
     backend = await serve(echo)
     gateway = Gateway({"orders": backend})

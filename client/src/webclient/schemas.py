@@ -90,6 +90,8 @@ class TicketForm(BaseModel):
         if self.quantity.strip():  # left out: one seat on a new listing, unchanged on an edit
             body["quantity"] = self.quantity.strip()
         starts_at = self.starts_at.strip()
+        if len(starts_at) == len("2030-06-01T19:30"):  # a datetime-local input leaves seconds out
+            starts_at += ":00"
         for key, value in (
             ("startsAt", f"{starts_at}Z" if starts_at else ""),
             ("venue", self.venue.strip()),

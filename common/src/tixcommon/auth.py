@@ -9,7 +9,8 @@ import time
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tixcommon.errors import NotAuthorized
@@ -121,7 +122,27 @@ async def current_user(request: Request) -> UserClaims | None:
     return session_user(request)
 
 
-async def require_user(user: Annotated[UserClaims | None, Depends(current_user)]) -> UserClaims:
+# Declared so that the OpenAPI documents name both ways to send a session (FastAPI documents a
+# route's security from these); `session_user` reads them.
+_SESSION_SCHEME = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="The session cookie that signing up or in sets",
+    auto_error=False,
+)
+_BEARER_SCHEME = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="The session cookie's value, sent as a bearer token",
+    auto_error=False,
+)
+
+
+async def require_user(
+    user: Annotated[UserClaims | None, Depends(current_user)],
+    _cookie: Annotated[str | None, Security(_SESSION_SCHEME)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER_SCHEME)],
+) -> UserClaims:
     if user is None:
         raise NotAuthorized()
     return user

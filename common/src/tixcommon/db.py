@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Annotated, Any, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from beanie import Document, PydanticObjectId, init_beanie
 from bson import ObjectId
-from bson.errors import InvalidId
-from pydantic import AfterValidator
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from tixcommon.errors import BadRequest
+from tixcommon.fields import is_object_id
 
 T = TypeVar("T")
 
@@ -47,20 +46,9 @@ async def init_documents(
 
 def parse_object_id(value: str, field: str = "id") -> PydanticObjectId:
     """A path or body id, or the contract's 400 naming the field."""
-    try:
-        return PydanticObjectId(value)
-    except (InvalidId, TypeError):
-        raise BadRequest(f"{field} must be a valid id", field=field) from None
-
-
-def _check_object_id(value: str) -> str:
-    if not ObjectId.is_valid(value) or len(value) != 24:
-        raise ValueError("must be a valid id")
-    return value.lower()
-
-
-ObjectIdStr = Annotated[str, AfterValidator(_check_object_id)]
-"""A 24-hex id in a request body, validated like any other field."""
+    if not is_object_id(value):
+        raise BadRequest(f"{field} must be a valid id", field=field)
+    return PydanticObjectId(value)
 
 
 class VersionedDocument(Document):

@@ -1,29 +1,76 @@
-"""The OpenAPI document as the services really answer: errors in the contract's shape.
+"""The OpenAPI document as the services really answer.
 
-FastAPI documents a 422 with its own validation-error body for every route with parameters,
-but our services answer bad input with 400 and `{"errors": [{"message", "field"?}]}` (the HTTP
-contract), and may answer any route with 401, 404, 413, 429 or 503 in that same shape. The
-document says so, so that clients (and the schema-driven fuzz tests) can rely on it.
+FastAPI documents a 422 with its own validation-error body for every route with parameters, but
+our services answer bad input with 400 and `{"errors": [{"message", "field"?}]}` (the HTTP
+contract), and may answer any route with 413, 429 or 503 in that same shape. The document says
+so, names the sessions a protected route takes (the `session` cookie or a bearer token) and its
+401, and lists, with examples, the refusals a route makes for reasons its schema cannot state
+(an email already in use, seats already taken): those come from the route's `refusals(...)`.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from tixcommon.errors import ErrorBody
+from tixcommon.errors import AppError, BadRequest, ErrorBody, NotAuthorized
+from tixcommon.idempotency import KEY_HEADER, REPLAYED_HEADER, REUSED_KEY
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
-_ERROR_RESPONSE = {"content": {"application/json": {"schema": _ERROR_REF}}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds after which a retry may succeed",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+_REASONS = {
+    400: "Bad request: the input is invalid, or refused for the reason given",
+    401: "Not signed in, or not the owner",
+    404: "Not found",
+    409: "A request with the same Idempotency-Key is still running",
+    413: "The body is too large",
+    429: "Too many requests",
+    503: "A dependency is unavailable; nothing changed, and a retry may succeed",
+}
+
+
+def _error_response(status: int, errors: Sequence[AppError] = ()) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": _REASONS.get(status, "An error"),
+        "content": {"application/json": {"schema": _ERROR_REF}},
+    }
+    if status in (429, 503):
+        response["headers"] = _RETRY_AFTER
+    _add_examples(response, *errors)
+    return response
+
+
+def _add_examples(response: dict[str, Any], *errors: AppError) -> None:
+    if errors:
+        media = response["content"]["application/json"]
+        examples = media.setdefault("examples", {})
+        examples.update({error.message: {"value": error.body().to_json()} for error in errors})
+
+
+def refusals(*errors: AppError) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: the errors it answers for reasons its schema cannot state, each
+    an example of its status (`refusals(BadRequest("Email in use", field="email"))`)."""
+    by_status: dict[int, list[AppError]] = defaultdict(list)
+    for error in errors:
+        by_status[error.status_code].append(error)
+    return {status: _error_response(status, listed) for status, listed in by_status.items()}
 
 
 def contract_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-    schemas: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
+    components: dict[str, Any] = schema.setdefault("components", {})
+    schemas: dict[str, Any] = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     defs = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -31,9 +78,33 @@ def contract_openapi(app: FastAPI) -> dict[str, Any]:
     schemas["ErrorBody"] = defs
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            responses: dict[str, Any] = operation.setdefault("responses", {})
-            if responses.pop("422", None) is not None:
-                responses["400"] = {"description": "Bad request", **_ERROR_RESPONSE}
-            responses["default"] = {"description": "An error", **_ERROR_RESPONSE}
+            _complete(operation)
     app.openapi_schema = schema
     return schema
+
+
+def _complete(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if responses.pop("422", None) is not None or "400" in responses:
+        responses["400"] = responses.get("400") or _error_response(400)
+        responses["400"]["description"] = _REASONS[400]
+    if operation.get("security"):  # tixcommon.auth.require_user's session schemes
+        responses.setdefault("401", _error_response(401, [NotAuthorized()]))
+    parameters = operation.get("parameters", [])
+    if any(parameter["in"] == "path" for parameter in parameters):
+        responses.setdefault("404", _error_response(404))
+    if any(parameter["name"] == KEY_HEADER for parameter in parameters):
+        refused = responses.setdefault("400", _error_response(400))
+        _add_examples(refused, BadRequest(REUSED_KEY, field=KEY_HEADER))
+        responses.setdefault("409", _error_response(409))
+        for status, response in responses.items():
+            if status.startswith("2"):
+                response.setdefault("headers", {})[REPLAYED_HEADER] = {
+                    "description": "`true` when this is the kept answer to an earlier request",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+    responses.setdefault("503", _error_response(503))
+    responses["default"] = {
+        "description": "An error",
+        "content": {"application/json": {"schema": _ERROR_REF}},
+    }

@@ -12,6 +12,8 @@ import orjson
 from tixcommon.errors import BadRequest
 
 _TAG_BYTES = 16
+INVALID_CURSOR = "cursor is invalid: follow the Link of the previous page"
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"  # unpadded base64url
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,7 @@ class CursorCodec:
 
     def decode(self, cursor: str, sort: str) -> PagePosition:
         """Where the page starts; 400 naming `cursor` unless it is ours, for `sort`."""
-        invalid = BadRequest(
-            "cursor is invalid: follow the Link of the previous page", field="cursor"
-        )
+        invalid = BadRequest(INVALID_CURSOR, field="cursor")
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except ValueError:

@@ -76,6 +76,9 @@ class Gateway:
         except httpx.TimeoutException:
             await _error(send, 504, f"{service} did not answer in time", request_id)
             return
+        except httpx.LocalProtocolError:
+            await _error(send, 400, "Malformed request", request_id)
+            return
         except httpx.HTTPError:
             await _error(send, 502, f"{service} gave a bad answer", request_id)
             return
@@ -95,8 +98,10 @@ class Gateway:
             await response.aclose()
 
     def _forward_headers(self, scope: Scope, request_id: str) -> list[tuple[bytes, bytes]]:
+        # A value's surrounding whitespace is not part of it (RFC 9110 5.5), and httpx refuses
+        # to send a value that has some.
         headers = [
-            (name, value)
+            (name, value.strip(b" \t"))
             for name, value in scope["headers"]
             if name not in _HOP_BY_HOP and name != b"x-request-id"
         ]

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from auth.models import User
+from auth.passwords import BUSY
 from auth.schemas import CurrentUserOut, SignInRequest, SignUpRequest, UserOut
+from auth.service import EMAIL_IN_USE, INVALID_CREDENTIALS
 from auth.wiring import Accounts, Wired
 from tixcommon.addresses import client_address
 from tixcommon.auth import (
@@ -17,6 +19,8 @@ from tixcommon.auth import (
     session_codec,
     set_session_cookie,
 )
+from tixcommon.errors import BadRequest, ServiceUnavailable, TooManyRequests
+from tixcommon.openapi import refusals
 
 # No auth route requires a session (RequireUser), so no need for service_router's check.
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -33,7 +37,13 @@ def _start_session(
     return UserOut(id=str(user.id), email=user.email)
 
 
-@router.post("/signup", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    responses=refusals(
+        BadRequest(EMAIL_IN_USE, field="email"), ServiceUnavailable(BUSY, retry_after=1)
+    ),
+)
 async def sign_up(
     body: SignUpRequest, request: Request, response: Response, accounts: Accounts, codec: Codec
 ) -> UserOut:
@@ -41,7 +51,14 @@ async def sign_up(
     return _start_session(request, response, codec, user)
 
 
-@router.post("/signin")
+@router.post(
+    "/signin",
+    responses=refusals(
+        BadRequest(INVALID_CREDENTIALS),
+        TooManyRequests(retry_after=60),
+        ServiceUnavailable(BUSY, retry_after=1),
+    ),
+)
 async def sign_in(
     body: SignInRequest,
     request: Request,

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+GIVEN_PASSWORD_MAX = 1024  # a megabyte of "password" is refused before it costs an argon2 run
+EMAIL_MAX = 254  # RFC 5321's longest path, which email_validator enforces
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{letter.lower()}{letter.upper()}]" for letter in word)
+
+
+# The reserved names (RFC 6761) email_validator refuses as a domain's last label.
+_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+EMAIL_SCHEMA = {
+    "type": "string",
+    "format": "email",
+    "maxLength": EMAIL_MAX,
+    "pattern": rf"^(?!.*\.(?:{_SPECIAL_USE})\s*$)",
+    "description": "Any case; a special-use domain (.test, .local, .invalid...) is refused",
+    "examples": ["alice@example.com"],
+}
 
 
 def _email(value: str) -> str:
@@ -28,27 +46,36 @@ def _new_password(value: str) -> str:
 def _given_password(value: str) -> str:
     if not value:
         raise ValueError("You must supply a password")
-    # A megabyte of "password" is refused before it costs an argon2 run.
-    if len(value) > 1024:
+    if len(value) > GIVEN_PASSWORD_MAX:
         raise ValueError("Password is too long")
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, AfterValidator(_email), WithJsonSchema(EMAIL_SCHEMA)]
+NewPassword = Annotated[
+    str,
+    AfterValidator(_new_password),
+    WithJsonSchema({"type": "string", "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX}),
+]
+GivenPassword = Annotated[
+    str,
+    AfterValidator(_given_password),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": GIVEN_PASSWORD_MAX}),
+]
 
 
 class SignUpRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     email: Email
-    password: Annotated[str, AfterValidator(_new_password)]
+    password: NewPassword
 
 
 class SignInRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     email: Email
-    password: Annotated[str, AfterValidator(_given_password)]
+    password: GivenPassword
 
 
 class UserOut(BaseModel):

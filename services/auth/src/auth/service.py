@@ -13,6 +13,7 @@ from tixcommon.errors import BadRequest
 from tixcommon.ratelimit import AttemptLimiter
 
 INVALID_CREDENTIALS = "Invalid credentials"
+EMAIL_IN_USE = "Email in use"
 
 
 @dataclass
@@ -29,7 +30,7 @@ class AccountService:
         try:
             await user.insert()
         except DuplicateKeyError:
-            raise BadRequest("Email in use", field="email") from None
+            raise BadRequest(EMAIL_IN_USE, field="email") from None
         return user
 
     async def sign_in(self, email: str, password: str, client_address: str) -> User:

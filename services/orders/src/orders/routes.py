@@ -6,16 +6,31 @@ from bson import ObjectId
 from fastapi import Response, status
 
 from orders.schemas import OrderIn, OrderOut
+from orders.service import ALREADY_RESERVED, COMPLETE, NOT_ENOUGH_SEATS, STARTED, STARTS_TOO_SOON
 from orders.wiring import Orders
 from tixcommon.auth import RequireUser
 from tixcommon.db import parse_object_id
+from tixcommon.errors import BadRequest, NotAuthorized, NotFound
+from tixcommon.fields import IdInPath
 from tixcommon.idempotency import RETRY_SAFE
+from tixcommon.openapi import refusals
 from tixcommon.routers import service_router
 
 router = service_router("/api/orders", tags=["orders"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[RETRY_SAFE])
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RETRY_SAFE],
+    responses=refusals(
+        BadRequest(ALREADY_RESERVED, field="ticketId"),
+        BadRequest(NOT_ENOUGH_SEATS, field="quantity"),
+        BadRequest(STARTED, field="ticketId"),
+        BadRequest(STARTS_TOO_SOON, field="ticketId"),
+        NotFound(),
+    ),
+)
 async def place_order(user: RequireUser, body: OrderIn, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.place(user, ObjectId(body.ticket_id), body.quantity))
 
@@ -25,12 +40,16 @@ async def list_my_orders(user: RequireUser, orders: Orders) -> list[OrderOut]:
     return [OrderOut.of(order) for order in await orders.mine(user)]
 
 
-@router.get("/{order_id}")
-async def show_order(order_id: str, user: RequireUser, orders: Orders) -> OrderOut:
+@router.get("/{order_id}", responses=refusals(NotAuthorized()))
+async def show_order(order_id: IdInPath, user: RequireUser, orders: Orders) -> OrderOut:
     return OrderOut.of(await orders.get_for(user, parse_object_id(order_id)))
 
 
-@router.delete("/{order_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def cancel_order(order_id: str, user: RequireUser, orders: Orders) -> Response:
+@router.delete(
+    "/{order_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=refusals(BadRequest(COMPLETE), NotAuthorized()),
+)
+async def cancel_order(order_id: IdInPath, user: RequireUser, orders: Orders) -> Response:
     await orders.cancel_by_buyer(user, parse_object_id(order_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

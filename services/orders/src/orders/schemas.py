@@ -9,10 +9,9 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 from pydantic.alias_generators import to_camel
 
 from orders.models import Order
-from tixcommon.db import ObjectIdStr
 from tixcommon.events import OrderStatus
+from tixcommon.fields import ObjectIdStr, seat_count
 from tixcommon.money import to_dollars
-from tixcommon.seats import seat_count
 
 SEATS_PER_ORDER_MAX = 10
 

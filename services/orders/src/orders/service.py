@@ -33,6 +33,9 @@ from tixcommon.money import to_dollars
 
 ALREADY_RESERVED = "Ticket is already reserved"
 NOT_ENOUGH_SEATS = "Not enough seats available"
+STARTED = "Event has already started"
+STARTS_TOO_SOON = "Event starts in less than a minute"
+COMPLETE = "Cannot cancel a completed order"
 # A reservation that would lapse sooner than this cannot be paid for: refused as too late.
 TIME_TO_PAY = timedelta(minutes=1)
 LIVE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.AWAITING_PAYMENT})
@@ -80,9 +83,9 @@ class OrderService:
         expires_at = now + self.expiration_window
         if ticket.starts_at is not None:
             if ticket.starts_at <= now:
-                raise BadRequest("Event has already started", field="ticketId")
+                raise BadRequest(STARTED, field="ticketId")
             if ticket.starts_at - now < TIME_TO_PAY:
-                raise BadRequest("Event starts in less than a minute", field="ticketId")
+                raise BadRequest(STARTS_TOO_SOON, field="ticketId")
             # A reservation never outlives the event it is for.
             expires_at = min(expires_at, ticket.starts_at)
         # A cheap early "no" for the losers of a race once the winners have committed; the
@@ -144,7 +147,7 @@ class OrderService:
         async def attempt() -> None:
             order = await self.get_for(buyer, order_id)
             if order.status is OrderStatus.COMPLETE:
-                raise BadRequest("Cannot cancel a completed order")
+                raise BadRequest(COMPLETE)
             if order.status is OrderStatus.CANCELLED:
                 return  # cancelling twice is harmless
             await self._cancel(order, reason="buyer")

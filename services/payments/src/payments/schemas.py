@@ -2,26 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from tixcommon.db import ObjectIdStr
+from tixcommon.fields import ObjectIdStr, text
 
-
-def _token(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("Token is required")
-    if len(value) > 255:
-        raise ValueError("Token is too long")
-    return value
+TOKEN_MAX = 255
 
 
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
 
     order_id: ObjectIdStr
-    token: Annotated[str, AfterValidator(_token)]
+    # A Stripe PaymentMethod id from Stripe.js (`pm_card_visa` in test mode).
+    token: Annotated[str, text("Token", TOKEN_MAX)]
 
 
 class PaymentOut(BaseModel):

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
-    ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from tickets.models import Ticket, TicketStatus, search_terms
+from tixcommon.fields import DATE_TIME_SCHEMA, Rules, date, date_time, seat_count, text
 from tixcommon.money import stored_cents, to_cents, to_dollars
-from tixcommon.seats import seat_count
+from tixcommon.pages import CURSOR_PATTERN
 
 TITLE_MAX = 200
 VENUE_MAX = 200
@@ -31,15 +31,20 @@ DESCRIPTION_MAX = 2_000
 PRICE_MIN = Decimal("0.50")  # the smallest amount the payment provider charges in USD
 PRICE_MAX = 1_000_000
 QUANTITY_MAX = 10_000
-
-
-def _title(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("Title is required")
-    if len(value) > TITLE_MAX:
-        raise ValueError(f"Title must be at most {TITLE_MAX} characters")
-    return value
+STARTS_IN_PAST = "Start time must be in the future"
+STARTS_TOO_LATE = "Start time must be before the year 10000 in UTC"
+MAX_BELOW_MIN = "maxPrice must be at least minPrice"
+TO_BEFORE_FROM = "to must not be before from"
+# A price sent as a string: dollars, optionally with cents, from PRICE_MIN to PRICE_MAX.
+PRICE_TEXT = r"^\s*(?:0\.[5-9][0-9]?|[1-9][0-9]{0,5}(?:\.[0-9]{1,2})?|1000000(?:\.0{1,2})?)\s*$"
+PRICE_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": float(PRICE_MIN), "maximum": PRICE_MAX, "multipleOf": 0.01},
+        {"type": "string", "pattern": PRICE_TEXT},
+    ],
+    "description": "In dollars, in whole cents; a numeric string is accepted too",
+    "examples": [12.5, "12.50"],
+}
 
 
 def _price(value: object) -> float:
@@ -59,45 +64,33 @@ def _price(value: object) -> float:
         raise ValueError("Price must be in whole cents")
     if number < PRICE_MIN:
         raise ValueError(f"Price must be at least {PRICE_MIN}")
+    if isinstance(value, str) and re.fullmatch(PRICE_TEXT, value) is None:
+        raise ValueError("Price must be written in dollars and cents, like 12.50")
     return float(number)
 
 
-_AWARE_DATETIME = TypeAdapter(AwareDatetime)
-
-
 def _starts_at(value: object) -> datetime:
-    invalid = ValueError("Start time must be an ISO 8601 date-time with a UTC offset")
-    if not isinstance(value, str | datetime):
-        raise invalid  # a number would be read as seconds since 1970
+    moment = value if isinstance(value, datetime) and value.tzinfo else date_time(value)
+    if moment is None:
+        raise ValueError("Start time must be an ISO 8601 date-time with a UTC offset")
+    if moment <= datetime.now(UTC):
+        raise ValueError(STARTS_IN_PAST)
     try:
-        value = _AWARE_DATETIME.validate_python(value)
-    except ValidationError:
-        raise invalid from None
-    if value <= datetime.now(UTC):
-        raise ValueError("Start time must be in the future")
-    # Kept in UTC to the millisecond, as MongoDB keeps it: what a POST answers is what a GET will.
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+        # In UTC to the millisecond, as MongoDB keeps it: what a POST answers is what a GET will.
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(STARTS_TOO_LATE) from None
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _venue(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("Venue must not be blank")
-    if len(value) > VENUE_MAX:
-        raise ValueError(f"Venue must be at most {VENUE_MAX} characters")
-    return value
-
-
-def _description(value: str) -> str:
-    if len(value) > DESCRIPTION_MAX:
-        raise ValueError(f"Description must be at most {DESCRIPTION_MAX} characters")
-    return value
-
-
-StartsAt = Annotated[datetime, BeforeValidator(_starts_at)]
-Venue = Annotated[str, AfterValidator(_venue)]
-Description = Annotated[str, AfterValidator(_description)]
+StartsAt = Annotated[
+    datetime,
+    BeforeValidator(_starts_at),
+    WithJsonSchema(DATE_TIME_SCHEMA),
+    Field(description="When the event starts: in the future"),
+]
+Venue = Annotated[str, text("Venue", VENUE_MAX, when_blank="Venue must not be blank")]
+Description = Annotated[str, text("Description", DESCRIPTION_MAX, blank=True)]
 
 EVENT_FIELDS = ("starts_at", "venue", "description")
 
@@ -106,10 +99,25 @@ class TicketIn(BaseModel):
     """A listing as a seller sends it. The event fields are optional; on an edit, a field left
     out keeps its stored value and `null` clears it (`event_changes`)."""
 
-    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "The Mountain Goats",
+                    "price": 42.5,
+                    "quantity": 200,
+                    "startsAt": "2030-06-01T19:30:00Z",
+                    "venue": "Union Transfer, Philadelphia",
+                }
+            ]
+        },
+    )
 
-    title: Annotated[str, AfterValidator(_title)]
-    price: Annotated[float, BeforeValidator(_price)]
+    title: Annotated[str, text("Title", TITLE_MAX)]
+    price: Annotated[float, BeforeValidator(_price), WithJsonSchema(PRICE_SCHEMA)]
     starts_at: StartsAt | None = None
     venue: Venue | None = None
     description: Description | None = None
@@ -157,28 +165,38 @@ def _dollars_bound(value: object, info: ValidationInfo) -> int:
     return to_cents(min(number, Decimal(PRICE_MAX)))
 
 
-PriceBound = BeforeValidator(_dollars_bound)
+PriceBound = Annotated[
+    int | None, BeforeValidator(_dollars_bound), WithJsonSchema({"type": "number", "minimum": 0})
+]
+
+
+_MOMENT_SCHEMA = {"anyOf": [DATE_TIME_SCHEMA, {"type": "string", "format": "date"}]}
 
 
 def _moment(edge: str) -> Any:
     invalid = f"{edge} must be an ISO 8601 date-time with a UTC offset, or a date"
 
     def parse(value: object) -> datetime:
-        """An ISO 8601 date-time with its offset, or a date (its first or last moment, UTC)."""
-        text = str(value).strip()
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(invalid) from None
-        if len(text) == 10:  # a date alone
-            moment = moment.replace(tzinfo=UTC)
-            last = moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
-            return moment if edge == "from" else last
-        if moment.tzinfo is None:
+        """An RFC 3339 date-time, or a date (its first or last moment, UTC)."""
+        day = date(value)
+        if day is not None:
+            moment: datetime | None = datetime.combine(
+                day, time.min if edge == "from" else time.max, tzinfo=UTC
+            )
+        else:
+            moment = date_time(value)
+        if moment is None:
             raise ValueError(invalid)
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # beyond year 1 or 9999 in UTC: before or after anything listed
+            return (
+                datetime.min.replace(tzinfo=UTC)
+                if edge == "from"
+                else datetime.max.replace(tzinfo=UTC)
+            )
 
-    return BeforeValidator(parse)
+    return Rules(BeforeValidator(parse), _MOMENT_SCHEMA)
 
 
 class ListingQuery(BaseModel):
@@ -187,24 +205,24 @@ class ListingQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     q: str | None = None
-    min_price: Annotated[int | None, BeforeValidator(_dollars_bound)] = Field(
-        None, alias="minPrice"
-    )
-    max_price: Annotated[int | None, BeforeValidator(_dollars_bound)] = Field(
-        None, alias="maxPrice"
-    )
+    min_price: PriceBound = Field(None, alias="minPrice", description="In dollars, inclusive")
+    max_price: PriceBound = Field(None, alias="maxPrice", description="In dollars, inclusive")
     starts_from: Annotated[datetime | None, _moment("from")] = Field(None, alias="from")
     starts_to: Annotated[datetime | None, _moment("to")] = Field(None, alias="to")
     sort: ListingSort = ListingSort.NEWEST
     limit: int = Field(LIMIT_DEFAULT, ge=1, le=LIMIT_MAX)
-    cursor: str | None = None
+    cursor: Annotated[
+        str | None,
+        WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN}),
+        Field(description="Where the page starts: only as the previous page's Link gives it"),
+    ] = None
 
     @field_validator("max_price")
     @classmethod
     def _not_below_min(cls, value: int | None, info: ValidationInfo) -> int | None:
         low = info.data.get("min_price")
         if value is not None and low is not None and value < low:
-            raise ValueError("maxPrice must be at least minPrice")
+            raise ValueError(MAX_BELOW_MIN)
         return value
 
     @field_validator("starts_to")
@@ -212,7 +230,7 @@ class ListingQuery(BaseModel):
     def _not_before_from(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         low = info.data.get("starts_from")
         if value is not None and low is not None and value < low:
-            raise ValueError("to must not be before from")
+            raise ValueError(TO_BEFORE_FROM)
         return value
 
     @property

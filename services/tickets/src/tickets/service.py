@@ -25,6 +25,14 @@ from tixcommon.events import (
 from tixcommon.money import to_dollars
 from tixcommon.pages import CursorCodec
 
+RESERVED = "Cannot edit a reserved ticket"
+
+
+def below_held(held: int) -> BadRequest:
+    return BadRequest(
+        f"Quantity cannot be lower than the {held} seats already held", field="quantity"
+    )
+
 
 def ticket_created(ticket: Ticket) -> TicketCreated:
     return TicketCreated(
@@ -108,15 +116,12 @@ class TicketService:
             ticket = await self.get(ticket_id)
             # The contract's order: a reserved ticket is refused before ownership is checked.
             if ticket.quantity == 1 and ticket.held > 0:
-                raise BadRequest("Cannot edit a reserved ticket")
+                raise BadRequest(RESERVED)
             if ticket.user_id != editor.id:
                 raise NotAuthorized()
             quantity = ticket.quantity if data.quantity is None else data.quantity
             if quantity < ticket.held:
-                raise BadRequest(
-                    f"Quantity cannot be lower than the {ticket.held} seats already held",
-                    field="quantity",
-                )
+                raise below_held(ticket.held)
 
             async def work(tx: Transaction) -> Ticket:
                 holder = None
