@@ -33,20 +33,20 @@ def _fingerprint() -> str:
 
 
 @schemathesis.hook
-def before_call(context: Any, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
+def before_call(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, Any]) -> None:
     if case.method.upper() not in {"GET", "HEAD", "OPTIONS"}:
         _before[id(case)] = _fingerprint()
 
 
 @schemathesis.hook
-def after_call(context: Any, case: schemathesis.Case, response: Any) -> None:
+def after_call(context: Any, case: schemathesis.Case[Any], response: Any) -> None:
     before = _before.pop(id(case), None)
     if before is not None and response.status_code >= 400 and _fingerprint() != before:
         _changed_by_failure.add(id(case))
 
 
 @schemathesis.check
-def failures_change_nothing(ctx: Any, response: Any, case: schemathesis.Case) -> None:
+def failures_change_nothing(ctx: Any, response: Any, case: schemathesis.Case[Any]) -> None:
     if id(case) in _changed_by_failure:
         raise AssertionError(f"{case.method} {case.formatted_path} failed but changed state")
 
@@ -57,7 +57,7 @@ def _shape(item: dict[str, Any]) -> tuple[str, Any]:
 
 
 @schemathesis.check
-def refused_only_as_documented(ctx: Any, response: Any, case: schemathesis.Case) -> None:
+def refused_only_as_documented(ctx: Any, response: Any, case: schemathesis.Case[Any]) -> None:
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive or response.status_code < 400:
         return

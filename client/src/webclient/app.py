@@ -12,6 +12,8 @@ from tixcommon.metrics import serving_metrics
 from tixcommon.middleware import EdgeMiddleware
 from tixcommon.tracing import configure_tracing, instrument_app
 from webclient.api import Backend
+from webclient.api_document import KeptDocument
+from webclient.api_document import router as api_document_router
 from webclient.errors import install_page_errors, render_edge_error
 from webclient.pages import router as pages_router
 from webclient.rendering import STATIC_DIR, ImmutableStatic, Pages
@@ -44,6 +46,7 @@ def create_app(settings: ClientSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pages = Pages(settings)
+    app.state.api_document = KeptDocument()
     install_page_errors(app)
     app.add_middleware(SecurityHeaders, stripe_origins=settings.stripe_origins)
     app.add_middleware(
@@ -60,5 +63,6 @@ def create_app(settings: ClientSettings) -> FastAPI:
         return {"status": "ok"}
 
     app.mount("/static", ImmutableStatic(directory=STATIC_DIR), name="static")
+    app.include_router(api_document_router)
     app.include_router(pages_router)
     return app

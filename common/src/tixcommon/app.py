@@ -110,6 +110,9 @@ def create_app(
         openapi_url=f"{api_prefix}/openapi.json",
         docs_url=f"{api_prefix}/docs",
         redoc_url=None,
+        # An operation is named as its handler (`place_order`), as a generated client calls it;
+        # handlers' names are unique across the platform, which the merged document needs.
+        generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -1,4 +1,5 @@
-"""The whole platform as `make dev` runs it, for the hostile-input suites."""
+"""The whole platform as `make dev` runs it, for the suites that call it as its users do: the
+hostile-input ones and the API's integrators."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tixtest.stack import RunningStack, running_stack
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    data = tmp_path_factory.mktemp("hostile") / "data"
+    data = tmp_path_factory.mktemp("platform") / "data"
     with running_stack(data) as running:
         yield running
 
