@@ -7,13 +7,14 @@ minute: a deploy that changes a service's API shows within one.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import orjson
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from tixcommon.openapi import merged_document
 from tixcommon.route_table import ROUTES
@@ -51,12 +52,7 @@ async def platform_document(request: Request) -> Response:
             documents = await _service_documents(request.app.state.backend)
         except (httpx.HTTPError, ValueError):
             unavailable = {"errors": [{"message": "The API document is unavailable, try again"}]}
-            return Response(
-                orjson.dumps(unavailable),
-                status_code=503,
-                headers={"Retry-After": "5"},
-                media_type="application/json",
-            )
-        kept.body = orjson.dumps(merged_document("TixVibe", documents))
+            return JSONResponse(unavailable, status_code=503, headers={"Retry-After": "5"})
+        kept.body = json.dumps(merged_document("TixVibe", documents)).encode()
         kept.made_at = time.monotonic()
     return Response(kept.body, media_type="application/json")
