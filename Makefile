@@ -28,7 +28,8 @@ faults: install
 	$(VENV)/bin/pytest --no-skips tests/faults
 
 hostile: install
-	$(VENV)/bin/pytest --no-skips tests/hostile $(wildcard services/*/tests/test_*properties.py)
+	scripts/ensure-api-tools
+	$(VENV)/bin/pytest --no-skips tests/hostile tests/api $(wildcard services/*/tests/test_*properties.py)
 
 install: $(VENV)/.synced
 
@@ -68,6 +69,7 @@ typecheck: install
 pytest: install
 	scripts/ensure-chromium
 	scripts/ensure-prometheus
+	scripts/ensure-api-tools
 	$(VENV)/bin/pytest --no-skips --ignore=tests/images $(PYTEST_ARGS)
 
 # Every image built from the Dockerfile as infra/deploy.py builds it, run as its Deployment runs
