@@ -139,6 +139,14 @@ def test_a_purchase_and_a_lapse_through_the_gateway(fleet: Fleet) -> None:
         raise AssertionError(f"{error}\n{pod_logs}") from error
 
 
+def test_the_platforms_api_document_comes_from_the_client_image(fleet: Fleet) -> None:
+    # The client merges what each service's pod serves, called as the Deployments wire it.
+    document = httpx.get(f"{fleet.gateway}/api/openapi.json", timeout=10)
+    assert document.status_code == 200, document.text
+    paths = set(document.json()["paths"])
+    assert {"/api/users/signup", "/api/tickets", "/api/orders", "/api/payments"} <= paths
+
+
 @pytest.mark.parametrize("name", DEPLOYMENTS)
 def test_each_pod_stops_on_sigterm_within_its_grace_period(fleet: Fleet, name: str) -> None:
     pod = fleet.pod(name)

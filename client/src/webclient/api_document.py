@@ -16,7 +16,7 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from tixcommon.openapi import merged_document
+from tixcommon.platform_document import merged_document
 from tixcommon.route_table import ROUTES
 from webclient.api import Backend
 

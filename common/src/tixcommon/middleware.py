@@ -162,9 +162,11 @@ class EdgeMiddleware:
     @staticmethod
     def _log(scope: Scope, state: dict[str, Any], began: float) -> None:
         seconds = time.perf_counter() - began
-        # The router leaves the route it matched in the scope: its template names the series.
+        # The router leaves the route it matched in the scope: its template names the series
+        # (`path_format`: without a path convertor, `/api/tickets/{ticket_id}`).
         route = scope.get("route")
-        observe_request(scope["method"], getattr(route, "path", None), state["status"], seconds)
+        template = getattr(route, "path_format", None)
+        observe_request(scope["method"], template, state["status"], seconds)
         level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
         logger.log(
             level,

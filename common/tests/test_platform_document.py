@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tixcommon.openapi import merged_document
+from tixcommon.platform_document import merged_document
 
 
 def document(path: str, schemas: dict[str, Any]) -> dict[str, Any]:
