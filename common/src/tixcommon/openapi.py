@@ -85,9 +85,8 @@ def contract_openapi(app: FastAPI) -> dict[str, Any]:
 
 def _complete(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    if responses.pop("422", None) is not None or "400" in responses:
-        responses["400"] = responses.get("400") or _error_response(400)
-        responses["400"]["description"] = _REASONS[400]
+    if responses.pop("422", None) is not None:  # a route's refusals may have made its 400
+        responses.setdefault("400", _error_response(400))
     if operation.get("security"):  # tixcommon.auth.require_user's session schemes
         responses.setdefault("401", _error_response(401, [NotAuthorized()]))
     parameters = operation.get("parameters", [])

@@ -19,6 +19,7 @@ from tixcommon.settings import load_settings
 from tixtest import SignedInUser, StripeServer, serve_app, wait_until
 
 KnownOrder = Callable[..., Awaitable[dict[str, Any]]]
+PayFor = Callable[..., Awaitable[httpx.Response]]
 
 
 @pytest.fixture
@@ -79,3 +80,18 @@ def known_order(publish: Publisher) -> KnownOrder:
         return event.model_dump(mode="json", by_alias=True)
 
     return order
+
+
+@pytest.fixture
+def pay_for(client: httpx.AsyncClient) -> PayFor:
+    """`POST /api/payments` for an order, as its buyer, by the test card unless told: the
+    answer."""
+
+    async def pay(
+        buyer: SignedInUser, order: dict[str, Any], token: str = "pm_card_visa"
+    ) -> httpx.Response:
+        return await client.post(
+            "/api/payments", json={"orderId": order["id"], "token": token}, headers=buyer.headers
+        )
+
+    return pay

@@ -27,17 +27,7 @@ from tixtest import (
 
 PAYMENTS = "/api/payments"
 KnownOrder = Callable[..., Awaitable[dict[str, Any]]]
-
-
-async def pay(
-    client: httpx.AsyncClient,
-    buyer: SignedInUser,
-    order: dict[str, Any],
-    token: str = "pm_card_visa",
-) -> httpx.Response:
-    return await client.post(
-        PAYMENTS, json={"orderId": order["id"], "token": token}, headers=buyer.headers
-    )
+PayFor = Callable[..., Awaitable[httpx.Response]]
 
 
 def intents_for(stripe_api: stripe.StripeClient, order_id: str) -> list[Any]:
@@ -49,7 +39,7 @@ def intents_for(stripe_api: stripe.StripeClient, order_id: str) -> list[Any]:
 
 
 async def test_paying_charges_the_order_price_and_announces_the_payment(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     bus: EventBus,
@@ -57,7 +47,7 @@ async def test_paying_charges_the_order_price_and_announces_the_payment(
 ) -> None:
     order = await known_order(buyer, price=20.5)
 
-    response = await pay(client, buyer, order)
+    response = await pay_for(buyer, order)
 
     assert response.status_code == 201
     payment_id = response.json()["id"]
@@ -75,14 +65,14 @@ async def test_paying_charges_the_order_price_and_announces_the_payment(
 
 
 async def test_an_order_of_several_seats_is_charged_every_seat(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     stripe_api: stripe.StripeClient,
 ) -> None:
     order = await known_order(buyer, price=20.35, quantity=3)
 
-    assert (await pay(client, buyer, order)).status_code == 201
+    assert (await pay_for(buyer, order)).status_code == 201
 
     [intent] = intents_for(stripe_api, order["id"])
     assert (intent.amount, intent.status) == (6105, "succeeded")  # 3 x 20.35, in cents
@@ -109,20 +99,20 @@ async def test_pay_validates_its_body(client: httpx.AsyncClient, buyer: SignedIn
 
 
 async def test_pay_for_unknown_order_is_404_and_someone_elses_is_401(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     make_user: Callable[..., SignedInUser],
 ) -> None:
-    unknown = await pay(client, buyer, {"id": str(ObjectId())})
-    theirs = await pay(client, buyer, await known_order(make_user()))
+    unknown = await pay_for(buyer, {"id": str(ObjectId())})
+    theirs = await pay_for(buyer, await known_order(make_user()))
 
     assert (unknown.status_code, unknown.json()) == (404, {"errors": [{"message": "Not Found"}]})
     assert (theirs.status_code, theirs.json()) == (401, {"errors": [{"message": "Not authorized"}]})
 
 
 async def test_cancelled_order_cannot_be_paid(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     publish: Publisher,
@@ -134,7 +124,7 @@ async def test_cancelled_order_cannot_be_paid(
     )
     await wait_until(lambda: _status(order, "cancelled"), message="cancel replicated")
 
-    response = await pay(client, buyer, order)
+    response = await pay_for(buyer, order)
 
     assert (response.status_code, response.json()) == (
         400,
@@ -144,12 +134,12 @@ async def test_cancelled_order_cannot_be_paid(
 
 
 async def test_an_order_is_paid_only_once(
-    client: httpx.AsyncClient, buyer: SignedInUser, known_order: KnownOrder
+    pay_for: PayFor, buyer: SignedInUser, known_order: KnownOrder
 ) -> None:
     order = await known_order(buyer)
-    first = await pay(client, buyer, order)
+    first = await pay_for(buyer, order)
 
-    second = await pay(client, buyer, order)
+    second = await pay_for(buyer, order)
 
     assert first.status_code == 201
     assert (second.status_code, second.json()) == (
@@ -178,7 +168,7 @@ async def test_a_payment_retried_with_its_idempotency_key_gets_its_first_answer(
 
 
 async def test_completed_order_is_already_paid(
-    client: httpx.AsyncClient, buyer: SignedInUser, known_order: KnownOrder, publish: Publisher
+    pay_for: PayFor, buyer: SignedInUser, known_order: KnownOrder, publish: Publisher
 ) -> None:
     order = await known_order(buyer)
     await publish.publish(
@@ -186,13 +176,13 @@ async def test_completed_order_is_already_paid(
     )
     await wait_until(lambda: _status(order, "complete"), message="completion replicated")
 
-    response = await pay(client, buyer, order)
+    response = await pay_for(buyer, order)
 
     assert response.json() == {"errors": [{"message": "Order is already paid"}]}
 
 
 async def test_fifty_concurrent_payments_make_one_charge(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     stripe_api: stripe.StripeClient,
@@ -200,7 +190,7 @@ async def test_fifty_concurrent_payments_make_one_charge(
 ) -> None:
     order = await known_order(buyer)
 
-    responses = await asyncio.gather(*(pay(client, buyer, order) for _ in range(50)))
+    responses = await asyncio.gather(*(pay_for(buyer, order) for _ in range(50)))
 
     statuses = [response.status_code for response in responses]
     assert statuses.count(201) == 1
@@ -212,12 +202,12 @@ async def test_fifty_concurrent_payments_make_one_charge(
 
 
 async def test_declined_card_is_400_with_stripes_message_and_stores_nothing(
-    client: httpx.AsyncClient, buyer: SignedInUser, known_order: KnownOrder, bus: EventBus
+    pay_for: PayFor, buyer: SignedInUser, known_order: KnownOrder, bus: EventBus
 ) -> None:
     order = await known_order(buyer)
     declines = metric("tixvibe_payments_total", outcome="declined")
 
-    declined = await pay(client, buyer, order, token="pm_card_chargeCustomerFail")
+    declined = await pay_for(buyer, order, token="pm_card_chargeCustomerFail")
 
     assert (declined.status_code, declined.json()) == (
         400,
@@ -226,16 +216,16 @@ async def test_declined_card_is_400_with_stripes_message_and_stores_nothing(
     assert await Payment.find(Payment.order_id == order["id"]).count() == 0
     assert await stream_messages(bus, "payment.created") == []
     assert metric("tixvibe_payments_total", outcome="declined") == declines + 1
-    retried = await pay(client, buyer, order)  # another card works
+    retried = await pay_for(buyer, order)  # another card works
     assert retried.status_code == 201
 
 
 async def test_unknown_payment_method_is_400_with_stripes_message(
-    client: httpx.AsyncClient, buyer: SignedInUser, known_order: KnownOrder
+    pay_for: PayFor, buyer: SignedInUser, known_order: KnownOrder
 ) -> None:
     order = await known_order(buyer)
 
-    response = await pay(client, buyer, order, token="pm_does_not_exist")
+    response = await pay_for(buyer, order, token="pm_does_not_exist")
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"]
@@ -253,7 +243,9 @@ async def test_unreachable_stripe_is_503_and_stores_nothing(
     async with serve_app(create_app(load_settings(PaymentsSettings))) as offline:
         order = await known_order(buyer)
 
-        response = await pay(offline, buyer, order)
+        response = await offline.post(
+            PAYMENTS, json={"orderId": order["id"], "token": "pm_card_visa"}, headers=buyer.headers
+        )
 
         assert response.status_code == 503
         assert response.json() == {
@@ -269,7 +261,7 @@ async def _status(order: dict[str, Any], status: str) -> bool:
 
 
 async def test_claim_abandoned_by_a_crashed_request_is_taken_over_after_the_timeout(
-    client: httpx.AsyncClient, buyer: SignedInUser, known_order: KnownOrder
+    pay_for: PayFor, buyer: SignedInUser, known_order: KnownOrder
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -278,11 +270,11 @@ async def test_claim_abandoned_by_a_crashed_request_is_taken_over_after_the_time
     recent = Payment(order_id=order["id"], status="pending", amount_cents=2000)
     await recent.insert()
 
-    blocked = await pay(client, buyer, order)
+    blocked = await pay_for(buyer, order)
     await Payment.get_pymongo_collection().update_one(
         {"_id": recent.id}, {"$set": {"created_at": datetime.now(UTC) - timedelta(hours=1)}}
     )
-    retried = await pay(client, buyer, order)
+    retried = await pay_for(buyer, order)
 
     assert blocked.json() == {
         "errors": [{"message": "A payment for this order is already in progress"}]

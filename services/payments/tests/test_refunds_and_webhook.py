@@ -29,6 +29,7 @@ from tixtest import (
 
 WEBHOOK = "/api/payments/webhook"
 KnownOrder = Callable[..., Awaitable[dict[str, Any]]]
+PayFor = Callable[..., Awaitable[httpx.Response]]
 
 
 def cancelled(order: dict[str, Any]) -> OrderCancelled:
@@ -85,7 +86,7 @@ def refunds_of(stripe_api: stripe.StripeClient, intent_id: str) -> list[Any]:
 
 
 async def test_cancel_after_payment_refunds_it_once(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     publish: Publisher,
@@ -93,11 +94,7 @@ async def test_cancel_after_payment_refunds_it_once(
     stripe_api: stripe.StripeClient,
 ) -> None:
     order = await known_order(buyer)
-    paid = await client.post(
-        "/api/payments",
-        json={"orderId": order["id"], "token": "pm_card_visa"},
-        headers=buyer.headers,
-    )
+    paid = await pay_for(buyer, order)
     assert paid.status_code == 201
     refunds = metric("tixvibe_payments_total", outcome="refunded")
 
@@ -119,7 +116,7 @@ async def test_cancel_after_payment_refunds_it_once(
 
 
 async def test_a_refund_owed_when_the_process_died_is_made_by_the_next_round(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     stripe_api: stripe.StripeClient,
@@ -128,11 +125,7 @@ async def test_a_refund_owed_when_the_process_died_is_made_by_the_next_round(
     was asked (what the fault suite's kill -9 of payments once left): the refund is still made,
     once."""
     order = await known_order(buyer)
-    paid = await client.post(
-        "/api/payments",
-        json={"orderId": order["id"], "token": "pm_card_visa"},
-        headers=buyer.headers,
-    )
+    paid = await pay_for(buyer, order)
     assert paid.status_code == 201
     await Payment.get_pymongo_collection().update_one(
         {"order_id": order["id"]}, {"$set": {"refund_due": True}}
@@ -200,6 +193,7 @@ async def test_webhook_rejects_bad_or_missing_signatures(
 
 async def test_payment_confirmed_outside_a_request_is_recorded_once_from_the_webhook(
     client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     payments_env: dict[str, str],
@@ -219,11 +213,7 @@ async def test_payment_confirmed_outside_a_request_is_recorded_once_from_the_web
     event = await wait_for_event(bus, "payment.created", lambda e: e["orderId"] == order["id"])
     assert event["stripeId"] == intent.id
     assert len(await stream_messages(bus, "payment.created")) == 1
-    retry = await client.post(
-        "/api/payments",
-        json={"orderId": order["id"], "token": "pm_card_visa"},
-        headers=buyer.headers,
-    )
+    retry = await pay_for(buyer, order)
     assert retry.json() == {"errors": [{"message": "Order is already paid"}]}
 
 
@@ -364,7 +354,7 @@ async def gone(claim: Payment) -> bool:
 
 
 async def test_a_charge_whose_answer_was_lost_is_recorded_from_stripe(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     stripe_api: stripe.StripeClient,
@@ -384,17 +374,13 @@ async def test_a_charge_whose_answer_was_lost_is_recorded_from_stripe(
     payment = await Payment.get(claim.id)
     assert payment is not None
     assert (payment.status.value, payment.stripe_id) == ("succeeded", intent.id)
-    again = await client.post(
-        "/api/payments",
-        json={"orderId": order["id"], "token": "pm_card_visa"},
-        headers=buyer.headers,
-    )
+    again = await pay_for(buyer, order)
     assert again.json() == {"errors": [{"message": "Order is already paid"}]}
     assert len(await stream_messages(bus, "payment.created")) == 1
 
 
 async def test_an_abandoned_attempt_that_charged_nothing_is_cancelled_and_the_order_freed(
-    client: httpx.AsyncClient,
+    pay_for: PayFor,
     buyer: SignedInUser,
     known_order: KnownOrder,
     stripe_api: stripe.StripeClient,
@@ -407,11 +393,7 @@ async def test_an_abandoned_attempt_that_charged_nothing_is_cancelled_and_the_or
 
     # Cancelled, so a confirm arriving late from the dead request can never charge it.
     assert stripe_api.v1.payment_intents.retrieve(intent.id).status == "canceled"
-    paid = await client.post(
-        "/api/payments",
-        json={"orderId": order["id"], "token": "pm_card_visa"},
-        headers=buyer.headers,
-    )
+    paid = await pay_for(buyer, order)
     assert paid.status_code == 201
     succeeded = [
         i
