@@ -65,8 +65,18 @@ async def open_with_retry(
             else:
                 stack.push_async_exit(attempt.pop_all())
                 return opened
+        if _cancel_requested():
+            raise asyncio.CancelledError
         await asyncio.sleep(delay)  # a back-off between attempts, not a wait for a condition
         delay = min(delay * 2, _START_RETRY_MAX_SECONDS)
+
+
+def _cancel_requested() -> bool:
+    # On Python 3.11 asyncio.wait_for can lose a cancel that lands as a read completes (pymongo
+    # uses it; see tixcommon.periodic): the attempt then fails as an outage and the loop would
+    # retry for ever, so a SIGTERM while waiting hung. The task still counts the request.
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def delivery_policy(settings: EventServiceSettings) -> DeliveryPolicy:
