@@ -47,7 +47,7 @@ async def bare() -> dict[str, None]:
 
 @app.get("/tickets")
 async def tickets(
-    request: Request, high: str, low: str, word: str = "", also: str = ""
+    request: Request, high: str, low: str, word: str = "", also: str = "", limit: int = 50
 ) -> Response:
     """One listing page with raw PyMongo, serialised by orjson (the floor of GET /api/tickets):
     told the page's interval of ids (from its first ticket to the one after its last), it reads
@@ -69,7 +69,7 @@ async def tickets(
         }
         async for doc in cursor
         if doc["starts_key"] > not_started and all(w in doc["terms"] for w in words)
-    ][:50]
+    ][:limit]
     return Response(orjson.dumps(listing), media_type="application/json")
 
 

@@ -10,16 +10,25 @@ fourfold while it holds too few, and checks every other condition (not started, 
 the words that are not the interval's) on the tickets it returns. On MongoDB the same queries
 are index bounds, and the intervals cost one round trip each.
 
+What costs queries is empty space: a page that finds fewer tickets than it wants (the last page,
+a small catalogue, a rare word) would widen again and again through the keys past the last
+ticket, out to the axis's end. So the process remembers (`ListingMemory`) where each query's
+candidates ended when a read last reached the end, and how wide each query's first page was: an
+interval that would pass the remembered end reads to the axis's end instead, in one query. What
+is remembered only shapes the reads; the last one always runs to the axis's true end, so a
+ticket listed past a remembered end is still found (and the end learned anew).
+
 Every key is a number followed by the ticket's id (`_id` alone for `newest`), so it maps to an
 integer point: the intervals are exact integer ranges, and adjacent ones never overlap or skip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
 
@@ -106,6 +115,7 @@ class ListingScan:
     word: str | None
     matches: Callable[[dict[str, Any]], bool]
     unfiltered: bool  # every ticket for sale matches: how dense its axis is, as it is
+    signature: Hashable  # the query but its cursor: pages of one signature read alike
 
     @classmethod
     def of(cls, query: ListingQuery, now: datetime) -> ListingScan:
@@ -137,7 +147,30 @@ class ListingScan:
         elif axis.field == "starts_key":
             low, high = earliest << _ID_BITS, min(latest + 1 << _ID_BITS, axis.end)
         unfiltered = not words and query.min_price is None and query.max_price is None
-        return cls(axis, low, high, words[0] if words else None, matches, unfiltered and not dated)
+        signature = (
+            query.sort, tuple(words), query.min_price, query.max_price,
+            query.starts_from, query.starts_to, query.limit,
+        )  # fmt: skip
+        word = words[0] if words else None
+        return cls(axis, low, high, word, matches, unfiltered and not dated, signature)
+
+    @property
+    def forward(self) -> bool:
+        return self.axis.direction == 1
+
+    @property
+    def end(self) -> int:
+        """The far end of the scan's range, in its direction."""
+        return self.high if self.forward else self.low
+
+    def reach(self, word: str | None) -> Hashable:
+        """What the candidates' end depends on: the sort, the indexed word and the range's far
+        end (the near end moves with the clock for dates; the end does not)."""
+        return (self.axis.field, self.axis.direction, word, self.end)
+
+    def passes(self, far: int, last: int) -> bool:
+        """Whether the interval ending at `far` holds the point `last`."""
+        return far > last if self.forward else far <= last
 
     def query(self, low: int, high: int) -> dict[str, Any]:
         """The tickets for sale in [low, high) of the axis (with the search word)."""
@@ -151,3 +184,49 @@ class ListingScan:
             return self.low if forward else self.high
         point = self.axis.point(after)
         return max(self.low, point + 1) if forward else min(self.high, point)
+
+
+_T = TypeVar("_T")
+_REMEMBERED = 4_096  # queries and ends per process: a few hundred bytes each
+
+
+class ListingMemory:
+    """What this process learned of the listing's shape from the pages it read: where each
+    query's first page began and how wide it was, and where the candidates of each sort and
+    word end. Hints only (never results), per process, the least recently used forgotten."""
+
+    def __init__(self) -> None:
+        self._first_pages: OrderedDict[Hashable, tuple[int | None, int]] = OrderedDict()
+        self._ends: OrderedDict[Hashable, int] = OrderedDict()
+
+    def first_page(self, scan: ListingScan) -> tuple[int | None, int] | None:
+        """The first page's anchor and width for the query, or for its sort unfiltered."""
+        return _recall(self._first_pages, scan.signature) or _recall(self._first_pages, scan.axis)
+
+    def learn_first_page(self, scan: ListingScan, anchor: int | None, span: int) -> None:
+        _keep(self._first_pages, scan.signature, (anchor, span))
+        if scan.unfiltered:
+            _keep(self._first_pages, scan.axis, (anchor, span))
+
+    def end(self, scan: ListingScan) -> int | None:
+        """The last candidate's point when a read of the scan's candidates last reached the end;
+        the end of every ticket for sale serves a word not seen (its tickets are among them)."""
+        last = _recall(self._ends, scan.reach(scan.word))
+        return _recall(self._ends, scan.reach(None)) if last is None else last
+
+    def learn_end(self, scan: ListingScan, last: int) -> None:
+        _keep(self._ends, scan.reach(scan.word), last)
+
+
+def _recall(memory: OrderedDict[Hashable, _T], key: Hashable) -> _T | None:
+    value = memory.get(key)
+    if value is not None:
+        memory.move_to_end(key)
+    return value
+
+
+def _keep(memory: OrderedDict[Hashable, _T], key: Hashable, value: _T) -> None:
+    memory[key] = value
+    memory.move_to_end(key)
+    if len(memory) > _REMEMBERED:
+        memory.popitem(last=False)

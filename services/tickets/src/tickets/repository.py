@@ -9,9 +9,10 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from tickets.listing import ListingScan
+from tickets.listing import ListingMemory, ListingScan
+from tickets.metrics import LISTING_PAGE_QUERIES
 from tickets.models import OrderReplica, Ticket
-from tickets.schemas import ListingQuery, ListingSort
+from tickets.schemas import ListingQuery
 from tixcommon.db import ApplyResult
 from tixcommon.events import OrderCreated, OrderStatus
 from tixcommon.pages import PagePosition
@@ -21,9 +22,7 @@ Session = AsyncClientSession | None
 
 class TicketRepository:
     def __init__(self) -> None:
-        # Where each sort's first page began last time, and how wide it was (a point and a
-        # width on its axis, see tickets.listing): what a first page costs, never what it shows.
-        self._first_pages: dict[ListingSort, tuple[int | None, int]] = {}
+        self._memory = ListingMemory()
 
     async def get(self, ticket_id: ObjectId, *, session: Session = None) -> Ticket | None:
         return await Ticket.get(ticket_id, session=session)
@@ -36,18 +35,22 @@ class TicketRepository:
         (None on the last). Read interval by interval: see `tickets.listing`."""
         now = datetime.now(UTC)
         scan = ListingScan.of(search, now)
-        axis, forward = scan.axis, scan.axis.direction == 1
-        end = scan.high if forward else scan.low
+        axis, forward, end = scan.axis, scan.forward, scan.end
+        known_end = self._memory.end(scan)
 
         def ahead(point: int, distance: int) -> int:
-            return min(end, point + distance) if forward else max(end, point - distance)
+            far = min(end, point + distance) if forward else max(end, point - distance)
+            # Past where the candidates ended when last read to the end: nothing is there but
+            # what was listed since, so read it all in this interval rather than widen to it.
+            return end if known_end is not None and scan.passes(far, known_end) else far
 
-        near = scan.start(None if after is None else after.after)
+        start = near = scan.start(None if after is None else after.after)
         if after is not None and after.hint:
             span, far = after.hint, ahead(near, after.hint)
         else:
-            # A first page: from the near end to a page past where the listing began lately.
-            anchor, span = self._first_pages.get(search.sort) or axis.first_interval(now)
+            # A first page: from the near end to as far as this query's first page reached
+            # lately (or a page past where the listing began, or a day of listings).
+            anchor, span = self._memory.first_page(scan) or axis.first_interval(now)
             far = ahead(anchor if anchor is not None else near, span)
         collection = Ticket.get_pymongo_collection()
         wanted = search.limit + 1  # one more than shown tells whether a next page exists
@@ -55,6 +58,8 @@ class TicketRepository:
         # can use, an unfiltered one a page (its interval is about that wide).
         batch = wanted if scan.unfiltered else _BATCH_MAX
         found: list[dict[str, Any]] = []
+        last: int | None = None  # the last candidate read
+        queries = 0
         while len(found) < wanted:
             low, high = (near, far) if forward else (far, near)
             read: list[dict[str, Any]] = []
@@ -63,14 +68,21 @@ class TicketRepository:
                     scan.query(low, high), sort=[(axis.field, axis.direction)], limit=batch
                 )
                 read = await cursor.to_list()
+                queries += 1
+            if read:
+                last = axis.point(read[-1][axis.field])
             matched = [ticket for ticket in read if scan.matches(ticket)]
             found.extend(matched)
             if len(read) == batch:
                 # The interval holds more: go on after the last one read, in intervals as wide
                 # as this read turned out to be.
-                first, last = axis.point(read[0][axis.field]), axis.point(read[-1][axis.field])
+                first = axis.point(read[0][axis.field])
+                assert last is not None
                 near, span = (last + 1 if forward else last), abs(last - first) + 1
             elif far == end:
+                # Read to the end: the candidates end at the last one read (at the scan's
+                # start if it read none).
+                self._memory.learn_end(scan, start if last is None else last)
                 break
             elif matched:
                 # As wide as the matches found here say the rest needs, and a little.
@@ -79,15 +91,22 @@ class TicketRepository:
             else:
                 near, span = far, max(span * 4, axis.unit)
             far = ahead(near, span)
+        LISTING_PAGE_QUERIES.observe(queries)
         page = found[: search.limit]
         if len(found) <= search.limit:
+            if after is None:
+                # A short first page: the next one like it reads to the end in one query.
+                anchor = None if not page else axis.point(page[0][axis.field])
+                self._memory.learn_first_page(
+                    scan, anchor, abs(end - (start if anchor is None else anchor)) + 1
+                )
             return page, None
         # The next page's first interval: as wide as this page turned out to be, and a little.
         first, last = axis.point(page[0][axis.field]), axis.point(page[-1][axis.field])
         extent = abs(last - first)
         hint = extent + extent // 4 + 1
-        if after is None and scan.unfiltered:
-            self._first_pages[search.sort] = (first, hint)
+        if after is None:
+            self._memory.learn_first_page(scan, first, hint)
         return page, PagePosition(str(page[-1][axis.field]), hint)
 
     async def of_seller(self, seller_id: str) -> list[Ticket]:
