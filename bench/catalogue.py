@@ -139,6 +139,7 @@ def pages_of(count: int) -> dict[str, tuple[str, list[str], int]]:
 
 
 async def catalogue_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
+    """The pages read from the database (tickets runs with LISTING_CACHE_SECONDS=0)."""
     tickets = stack.ports["tickets"]
     ours_cpu = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
     floor_cpu = {"floor": floor.process.pid, "db": stack.database_pid}
@@ -172,4 +173,31 @@ async def catalogue_figures(stack: Stack, floor: RunningService, seconds: float)
                     f"{figure}, database queries", ours_queries, "a request", floor_queries, RAW
                 ),
             ]
+    return figures
+
+
+async def served_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
+    """The pages of 100 tickets for sale as visitors get them, kept for a second between
+    changes (tickets.page_cache, on by default), beside the same floor: one read per request."""
+    tickets = stack.ports["tickets"]
+    ours_cpu = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
+    floor_cpu = {"floor": floor.process.pid, "db": stack.database_pid}
+    await seed(stack, 100)
+    figures: list[Figure] = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{tickets}", timeout=60) as client:
+        pages = {
+            "the whole listing, limit=100": ("/api/tickets?limit=100", 100),
+            "first page": (f"/api/tickets?limit={PAGE}", PAGE),
+        }
+        floors = {name: await floor_of(client, url, [], n) for name, (url, n) in pages.items()}
+    for name, (url, _) in pages.items():
+        ours_queries = await queries_per_request(stack, tickets, url)
+        ours = await load(tickets, url, seconds=seconds, measure=ours_cpu)
+        raw = await load(floor.port, floors[name], seconds=seconds, measure=floor_cpu)
+        figure = f"GET /api/tickets, {name}, 100 for sale, as kept between changes"
+        figures += [
+            rate_figure(figure, ours, raw.rate, RAW),
+            cpu_figure(figure, ours, raw, RAW),
+            Figure(f"{figure}, database queries", ours_queries, "a request", 1.0, RAW),
+        ]
     return figures

@@ -44,6 +44,13 @@ async def seed(collection: Any, count: int, *, rare: int = 0, price: int | None 
     await collection.insert_many(tickets)
 
 
+@pytest.fixture(autouse=True)
+def no_page_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every page read from the database: these tests count its queries, and change tickets
+    behind the service's back (tickets.page_cache has tests of its own)."""
+    monkeypatch.setenv("LISTING_CACHE_SECONDS", "0")
+
+
 @pytest.fixture
 async def catalogue(
     client: httpx.AsyncClient, mongo: AsyncMongoClient[Any], database_name: str

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import nats
 import nats.errors
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
@@ -92,6 +94,20 @@ class EventBus:
     def subject(self, name: str) -> str:
         """The wire subject for a contract subject, in this bus's namespace."""
         return f"{self.namespace}.{name}" if self.namespace else name
+
+    async def watch(
+        self, pattern: str, on_message: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call `on_message` for every message on the contract subjects `pattern` matches
+        (`ticket.*`): a plain subscription, so every process hears each one and nothing is
+        stored or acknowledged; for what only needs to know that something happened. Returns
+        what ends the subscription."""
+
+        async def heard(_: Msg) -> None:
+            on_message()
+
+        subscription = await self.nc.subscribe(self.subject(pattern), cb=heard)
+        return subscription.unsubscribe
 
     def contract_subject(self, wire_subject: str) -> str:
         prefix = f"{self.namespace}." if self.namespace else ""

@@ -16,7 +16,6 @@ from tickets.schemas import (
     SellerTicketOut,
     TicketIn,
     TicketOut,
-    listing_json,
 )
 from tickets.service import RESERVED, below_held
 from tickets.wiring import Tickets
@@ -82,8 +81,8 @@ async def create_ticket(user: RequireUser, body: TicketIn, tickets: Tickets) -> 
 async def list_tickets(
     request: Request, query: Annotated[ListingQuery, Query()], tickets: Tickets
 ) -> Response:
-    page, next_cursor = await tickets.listing(query)
-    response = Response(listing_json(page), media_type="application/json")
+    body, next_cursor = await tickets.listing(query)
+    response = Response(body, media_type="application/json")
     if next_cursor is not None:
         # Relative (RFC 8288 allows a reference): right behind any router, whatever its host.
         next_url = request.url.include_query_params(cursor=next_cursor)

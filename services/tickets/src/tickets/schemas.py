@@ -237,6 +237,14 @@ class ListingQuery(BaseModel):
     def words(self) -> list[str]:
         return search_terms(self.q or "")
 
+    @property
+    def page_key(self) -> tuple[Any, ...]:
+        """What the page answered depends on: the words rather than how `q` spelled them."""
+        return (
+            self.sort, tuple(self.words), self.min_price, self.max_price,
+            self.starts_from, self.starts_to, self.limit, self.cursor,
+        )  # fmt: skip
+
 
 class TicketOut(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
 
 from tickets.models import Ticket
+from tickets.page_cache import PageCache
 from tickets.repository import OrderReplicaRepository, TicketRepository
-from tickets.schemas import ListingQuery, TicketIn
+from tickets.schemas import ListingQuery, TicketIn, listing_json
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
 from tixcommon.db import ApplyResult, retry_on_conflict
@@ -26,6 +28,7 @@ from tixcommon.money import to_dollars
 from tixcommon.pages import CursorCodec
 
 RESERVED = "Cannot edit a reserved ticket"
+T = TypeVar("T")
 
 
 def below_held(held: int) -> BadRequest:
@@ -69,12 +72,30 @@ class TicketService:
     tickets: TicketRepository
     orders: OrderReplicaRepository
     cursors: CursorCodec
+    pages: PageCache
 
-    async def listing(self, query: ListingQuery) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of the listing, and the cursor of the next (None on the last page)."""
+    async def listing(self, query: ListingQuery) -> tuple[bytes, str | None]:
+        """One page of the listing as JSON, and the cursor of the next (None on the last page):
+        as last answered, while no ticket has changed since (`tickets.page_cache`)."""
+        key = query.page_key
+        kept = self.pages.get(key)
+        if kept is not None:
+            return kept.body, kept.next_cursor
+        generation = self.pages.generation
         after = None if query.cursor is None else self.cursors.decode(query.cursor, query.sort)
         page, following = await self.tickets.listing_page(query, after)
-        return page, None if following is None else self.cursors.encode(query.sort, following)
+        body = listing_json(page)
+        next_cursor = None if following is None else self.cursors.encode(query.sort, following)
+        self.pages.keep(key, generation, body, next_cursor)
+        return body, next_cursor
+
+    async def _commit(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run `work` through the outbox; whatever became of it, no page kept from before may
+        be answered after (a commit whose answer was lost may have happened)."""
+        try:
+            return await self.outbox.run(work)
+        finally:
+            self.pages.drop_all()
 
     async def get(self, ticket_id: ObjectId) -> Ticket:
         ticket = await self.tickets.get(ticket_id)
@@ -108,7 +129,7 @@ class TicketService:
             await self.tickets.add(ticket, session=tx.session)
             tx.publish(ticket_created(ticket))
 
-        await self.outbox.run(work)
+        await self._commit(work)
         return ticket
 
     async def update(self, ticket_id: ObjectId, editor: UserClaims, data: TicketIn) -> Ticket:
@@ -139,7 +160,7 @@ class TicketService:
                 tx.publish(ticket_updated(updated))
                 return updated
 
-            return await self.outbox.run(work)
+            return await self._commit(work)
 
         # A reservation may land between our read and our write: then decide again.
         return await retry_on_conflict(attempt)
@@ -179,7 +200,7 @@ class TicketService:
             tx.publish(ticket_updated(taken))
             return Outcome.ACK
 
-        return await self.outbox.run(work)
+        return await self._commit(work)
 
     async def release_for_cancelled_order(self, event: OrderCancelled) -> Outcome:
         async def work(tx: Transaction) -> Outcome:
@@ -204,7 +225,7 @@ class TicketService:
             tx.publish(ticket_updated(released))
             return Outcome.ACK
 
-        return await self.outbox.run(work)
+        return await self._commit(work)
 
     async def mark_order_completed(self, event: OrderCompleted) -> Outcome:
         """A paid order keeps its ticket for good: the listing shows as sold. The ticket itself

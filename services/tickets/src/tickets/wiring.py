@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from tickets.page_cache import PageCache
 from tickets.repository import OrderReplicaRepository, TicketRepository
 from tickets.service import TicketService
 from tickets.settings import TicketsSettings
@@ -24,6 +25,8 @@ class Wiring:
 async def open_wiring(context: ServiceContext[TicketsSettings]) -> Wiring:
     tickets = TicketRepository()
     await tickets.mark_listings()
+    pages = PageCache(context.settings.listing_cache_seconds)
+    await drop_pages_on_ticket_events(context, pages)
     return Wiring(
         context.settings,
         TicketService(
@@ -31,8 +34,21 @@ async def open_wiring(context: ServiceContext[TicketsSettings]) -> Wiring:
             tickets,
             OrderReplicaRepository(),
             CursorCodec(context.settings.jwt_key.get_secret_value(), "tickets listing cursor"),
+            pages,
         ),
     )
+
+
+async def drop_pages_on_ticket_events(
+    context: ServiceContext[TicketsSettings], pages: PageCache
+) -> None:
+    """Every replica hears every ticket event (a plain subscription, beside the stream's
+    durable consumers, which hand each event to one replica): another replica's change drops
+    this one's pages within milliseconds of its commit."""
+    if pages.seconds <= 0:
+        return
+    unsubscribe = await context.require_bus().watch("ticket.*", pages.drop_all)
+    context.exit_stack.push_async_callback(unsubscribe)
 
 
 Wired = Annotated[Wiring, Depends(wiring_dependency(Wiring))]
