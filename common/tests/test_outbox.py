@@ -137,6 +137,30 @@ async def test_committed_events_are_handed_to_the_relay_and_published_in_order_a
     assert [orjson.loads(m.data)["id"] for m in messages] == [e.id for e in events]
 
 
+async def test_published_entries_are_deleted_together_once_the_relay_goes_quiet(
+    bus: EventBus, outbox: Outbox
+) -> None:
+    # Quiet only after a minute: the deletes wait, and stopping does them.
+    relay = OutboxRelay(outbox.collection, Publisher(bus), poll_seconds=60, delete_after=60)
+    handing_over = Outbox(outbox.client, outbox.collection, on_commit=relay.hand_over)
+    relay.start()
+    try:
+        await wait_until(relay.idle, message="the first read done")
+        events = [await write_gadget(handing_over, f"handed over {n}") for n in range(3)]
+        await wait_until(lambda: _published(bus, len(events)), message="all published")
+
+        assert await outbox.collection.count_documents({}) == 3  # published, not yet deleted
+        # A read of the outbox meanwhile deletes them first rather than publish them again.
+        assert await relay.drain() == 0
+        assert await _outbox_empty(outbox)
+        await write_gadget(handing_over, "one more")
+        await wait_until(lambda: _published(bus, len(events) + 1), message="one more published")
+    finally:
+        await relay.stop()
+    assert await _outbox_empty(outbox)
+    assert len(await stream_messages(bus, "ticket.created")) == len(events) + 1
+
+
 async def test_request_id_travels_with_the_event(
     demo: httpx.AsyncClient, bus: EventBus, make_user: Any
 ) -> None:

@@ -111,7 +111,12 @@ class OutboxRelay:
 
     Entries committed in this process are handed over as they commit and published without
     being read back; the outbox is read for the rest (another replica's, or a failed hand-over's,
-    or a crashed process's) at start, every `poll_seconds`, and after any failure."""
+    or a crashed process's) at start, every `poll_seconds`, and after any failure.
+
+    The deletes of what was handed over wait until no entry has come for `delete_after` seconds
+    (or a batch of them is due): the moment after a publish is when its consumers write to the
+    same database, and one delete for a run of entries costs what one entry's did. A crash before
+    the delete only publishes the entry again, which the stream drops by its id."""
 
     def __init__(
         self,
@@ -120,15 +125,23 @@ class OutboxRelay:
         *,
         poll_seconds: float = 1.0,
         batch: int = 100,
+        delete_after: float = 0.02,
     ) -> None:
         self.collection = collection
         self.publisher = publisher
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self.delete_after = delete_after
+        self._acked: list[ObjectId] = []  # published, to be deleted
         self._wakeup = asyncio.Event()
         self._handed_over: list[OutboxEntry] = []
         self._stopping = False
+        self._waiting = False
         self._task: asyncio.Task[None] | None = None
+
+    def idle(self) -> bool:
+        """Waiting for entries, the outbox read: what a test waits for before it writes."""
+        return self._waiting
 
     def hand_over(self, entries: list[OutboxEntry]) -> None:
         """These entries were just committed: publish them now, without reading them back."""
@@ -149,10 +162,14 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # What was published need not be again at the next start (it would only be dropped).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._delete_quietly(), 1.0)
 
     async def _run(self) -> None:
         failures, read = 0, True  # at start: whatever an earlier process left
         while not self._stopping:
+            self._waiting = False
             self._wakeup.clear()
             handed_over, self._handed_over = self._handed_over, []
             try:
@@ -160,6 +177,8 @@ class OutboxRelay:
                     await self.drain()  # which publishes what was handed over, too
                 elif handed_over:
                     await self._publish(sorted(handed_over, key=lambda entry: entry["_id"]))
+                    if len(self._acked) >= self.batch:
+                        await self._delete_acked()
             except Exception as error:  # noqa: BLE001 - the relay must outlive any failure
                 # NATS or the database is down: the entries stay in the outbox, to be read
                 # back from it after a backoff.
@@ -167,17 +186,43 @@ class OutboxRelay:
                 delay = min(0.1 * 2**failures, 5.0)
                 logger.warning("outbox relay failed", extra={"error": repr(error)})
             else:
-                failures, read, delay = 0, False, self.poll_seconds
+                failures, read = 0, False
+                delay = self.delete_after if self._acked else self.poll_seconds
                 if self._handed_over:
                     continue
+            self._waiting = not read
             try:
                 await asyncio.wait_for(self._wakeup.wait(), delay)
             except TimeoutError:
-                read = True  # the periodic look at the outbox
+                if self._acked and not failures:
+                    await self._delete_quietly()
+                else:
+                    read = True  # the periodic look at the outbox
+
+    async def _delete_acked(self) -> None:
+        if not self._acked:
+            return
+        acked, self._acked = self._acked, []
+        try:
+            await self.collection.delete_many({"_id": {"$in": acked}})
+        except BaseException:
+            self._acked[:0] = acked  # still published: deleted on the next try
+            raise
+
+    async def _delete_quietly(self) -> None:
+        """Delete what was published; on a failure they stay, published again at the next read
+        (and dropped by the stream as duplicates)."""
+        if not self._acked:
+            return
+        try:
+            await self._delete_acked()
+        except Exception as error:  # noqa: BLE001 - the relay must outlive any failure
+            logger.warning("outbox delete failed", extra={"error": repr(error)})
 
     async def drain(self) -> int:
         """Publish everything in the outbox, a batch at a time, in the order it was written."""
         published = 0
+        await self._delete_acked()  # not to read back what was published already
         while True:
             entries = await self.collection.find(
                 {}, sort=[("_id", ASCENDING)], limit=self.batch
@@ -185,6 +230,7 @@ class OutboxRelay:
             if not entries:
                 return published
             published += await self._publish(entries)
+            await self._delete_acked()
 
     async def _publish(self, entries: list[OutboxEntry]) -> int:
         """Publish `entries` in order and delete the acked ones; raise on the first failure."""
@@ -194,8 +240,8 @@ class OutboxRelay:
 
     async def _publish_batch(self, entries: list[OutboxEntry]) -> None:
         """A batch's publishes are in flight together (one connection keeps their order), then
-        the acked ones are deleted at once; on a failure the rest stay, to be published again in
-        order (duplicates are dropped by their ids)."""
+        the acked ones are marked for deletion; on a failure the rest stay, to be published again
+        in order (duplicates are dropped by their ids)."""
         results = await asyncio.gather(
             *(
                 self.publisher.publish_raw(
@@ -215,8 +261,7 @@ class OutboxRelay:
             if isinstance(result, BaseException):
                 break  # keep order: nothing after a failure counts as done
             acked.append(entry["_id"])
-        if acked:
-            await self.collection.delete_many({"_id": {"$in": acked}})
+        self._acked.extend(acked)
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
             raise failure
