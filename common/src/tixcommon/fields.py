@@ -19,8 +19,40 @@ from fastapi import Path
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 OBJECT_ID_PATTERN = "^[0-9a-fA-F]{24}$"
+
+# What "blank" means, the one definition both the documents and the validators use: ECMA-262's
+# WhiteSpace and LineTerminator, which is what a JSON Schema pattern's `\s` means and what a
+# JavaScript client's `trim()` removes. Python's `\s` and `str.strip()` differ from it (they take
+# the separators U+001C-U+001F and U+0085, and leave U+FEFF), and which characters an engine's
+# `\s` takes has changed with Unicode versions (U+180E), so no pattern says `\s` or `\S`: each
+# spells this set out in `\uXXXX` escapes, which Python's re and ECMA-262 read alike.
+WHITESPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def _escaped_class(characters: str) -> str:
+    """The inside of a character class of `characters`, runs as ranges: "\\u0009-\\u000d"."""
+    points = sorted(map(ord, characters))
+    runs: list[list[int]] = []
+    for point in points:
+        if runs and point == runs[-1][1] + 1:
+            runs[-1][1] = point
+        else:
+            runs.append([point, point])
+    return "".join(
+        f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}" for low, high in runs
+    )
+
+
+SPACE = f"[{_escaped_class(WHITESPACE)}]"
+"""One blank character, as a pattern."""
 # Not whitespace alone: a JSON Schema pattern matches anywhere in the string.
-NOT_BLANK = r"\S"
+NOT_BLANK = f"[^{_escaped_class(WHITESPACE)}]"
+# Any character at all: ECMA-262's `.` stops at U+000D, U+2028 and U+2029 as well as at U+000A,
+# Python's only at U+000A, and `[^]` is ECMA's alone.
+ANY = r"(?:.|[\u000a\u000d\u2028\u2029])"
 
 
 # RFC 3339's date-time, what a schema's `format: date-time` means (Python's fromisoformat also
@@ -62,7 +94,16 @@ def _check_object_id(value: str) -> str:
     return value.lower()
 
 
-_OBJECT_ID_SCHEMA = {"type": "string", "pattern": OBJECT_ID_PATTERN, "example": "0" * 24}
+# The length is stated as well as the pattern because Python's re (which jsonschema uses) lets
+# `$` match before a final newline, where ECMA-262 does not: 24 hex digits and a newline are too
+# long for either.
+_OBJECT_ID_SCHEMA = {
+    "type": "string",
+    "minLength": 24,
+    "maxLength": 24,
+    "pattern": OBJECT_ID_PATTERN,
+    "example": "0" * 24,
+}
 
 ObjectIdStr = Annotated[str, AfterValidator(_check_object_id), WithJsonSchema(_OBJECT_ID_SCHEMA)]
 """A 24-hex id in a request body."""
@@ -84,19 +125,19 @@ class Rules(GroupedMetadata):
 
 
 def text(label: str, max_length: int, *, blank: bool = False, when_blank: str = "") -> Any:
-    """A string of at most `max_length` characters and, unless `blank`, not whitespace alone
+    """A string of at most `max_length` characters and, unless `blank`, not `WHITESPACE` alone
     (refused with `when_blank`, else "<label> is required"), stored without its surrounding
-    whitespace: `Annotated[str, text("Title", 200)]`."""
+    `WHITESPACE`: `Annotated[str, text("Title", 200)]`."""
     schema: dict[str, Any] = {"type": "string", "maxLength": max_length}
     if not blank:
         schema |= {"minLength": 1, "pattern": NOT_BLANK}
 
     def check(value: str) -> str:
-        if not blank and not value.strip():
+        if not blank and not value.strip(WHITESPACE):
             raise ValueError(when_blank or f"{label} is required")
         if len(value) > max_length:
             raise ValueError(f"{label} must be at most {max_length} characters")
-        return value if blank else value.strip()
+        return value if blank else value.strip(WHITESPACE)
 
     return Rules(AfterValidator(check), schema)
 
@@ -122,11 +163,11 @@ def range_pattern(low: int, high: int) -> str:
 def whole_number(message: str, low: int, high: int) -> Any:
     """A whole number from `low` to `high`, as a JSON number or as a string of ASCII digits (a
     form sends one), refused with `message` otherwise: `Annotated[int, whole_number(...)]`."""
-    digits = rf"^\s*(?:{range_pattern(low, high)})\s*$"
+    digits = f"^{SPACE}*(?:{range_pattern(low, high)}){SPACE}*$"
 
     def parse(value: object) -> int:
         if isinstance(value, str) and re.fullmatch(digits, value):
-            return int(value.strip())
+            return int(value.strip(WHITESPACE))
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
