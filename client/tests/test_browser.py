@@ -289,6 +289,52 @@ async def test_a_seller_lists_an_event_and_a_buyer_finds_it_by_search_and_filter
     await expect(buyer.get_by_role("searchbox", name="Search")).to_have_value("")
 
 
+# How an input looks, read from the page: what must be the same for every field of a form.
+FIELD_LOOKS = """form => Object.fromEntries(
+    [...form.querySelectorAll("input:not([type=hidden]), select, textarea")].map(input => {
+        const style = getComputedStyle(input);
+        const looks = ["width", "padding", "border-radius", "border-top-width", "border-top-style",
+            "font-family", "font-size", "background-color"];
+        return [input.name, looks.map(name => style.getPropertyValue(name)).join(" | ")];
+    }))"""
+
+
+async def fields_look_alike(page: Page) -> None:
+    looks: dict[str, str] = await page.locator("form.ticket-form").evaluate(FIELD_LOOKS)
+    assert "quantity" in looks
+    assert {name: look for name, look in looks.items() if look != looks["title"]} == {}
+
+
+async def test_the_sell_and_edit_forms_show_seats_like_every_other_field(
+    browser: Browser, platform: RunningStack
+) -> None:
+    title = f"Proms {uuid.uuid4().hex[:4]}"
+    seller = await new_page(browser, platform)
+    await sign_up(seller)
+    await seller.get_by_role("link", name="Sell a ticket").first.click()
+    await seller.get_by_label("Event and seat").fill(title)
+    await seller.get_by_label("Price (USD)").fill("18")
+    await seller.get_by_label("Seats").fill("20")
+    await seller.get_by_label("Starts at (UTC, optional)").fill("2099-07-18T19:00")
+    await seller.get_by_label("Venue (optional)").fill("Royal Albert Hall, the arena")
+    await seller.get_by_label("Description (optional)").fill("Standing, promenade tickets.")
+    await fields_look_alike(seller)
+    await shot(seller, "sell-form")
+    await seller.get_by_role("button", name="List ticket").click()
+    await expect(seller.get_by_text("20 of 20 seats left")).to_be_visible()
+
+    await seller.get_by_role("link", name="Edit this listing").click()
+    await expect(seller.get_by_label("Seats")).to_have_value("20")
+    await seller.get_by_label("Seats").fill("0")
+    await seller.get_by_role("button", name="Save changes").click()
+    await expect(seller.locator("#quantity-error")).to_be_visible()  # beside the field, in red
+    await fields_look_alike(seller)
+    await shot(seller, "edit-form")
+    await seller.get_by_label("Seats").fill("25")
+    await seller.get_by_role("button", name="Save changes").click()
+    await expect(seller.get_by_text("25 of 25 seats left")).to_be_visible()
+
+
 async def test_a_buyer_pages_through_results_on_a_phone(
     browser: Browser, platform: RunningStack
 ) -> None:
