@@ -27,7 +27,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from auth.passwords import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST
-from bench.catalogue import catalogue_figures, served_figures
+from bench.catalogue import catalogue_figures, queries_per_request, served_figures
 from bench.load import Load, cpu_seconds, latencies, load
 from bench.rawhttp import Connection
 from bench.report import Figure, cpu_figure, p50, p99, rate_figure, table
@@ -183,6 +183,7 @@ async def telemetry_figures(plain: Stack, traced: Stack, seconds: float) -> list
     off_name = "the same, tracing off"
     figures: list[Figure] = []
     loads: dict[str, dict[str, Load]] = {"write": {}, "read": {}}
+    queries: dict[str, float] = {}
     for state, stack in (("off", plain), ("on", traced)):
         measured = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
         port = stack.ports["tickets"]
@@ -190,6 +191,7 @@ async def telemetry_figures(plain: Stack, traced: Stack, seconds: float) -> list
             port, "/api/tickets", method="POST", body={"title": "Traced", "price": 10},
             headers=cookie(stack.codec), seconds=seconds, expect=201, measure=measured,
         )  # fmt: skip
+        queries[state] = await queries_per_request(stack, port, "/api/tickets")
         loads["read"][state] = await load(port, "/api/tickets", seconds=seconds, measure=measured)
     for kind, name in (("write", "POST /api/tickets"), ("read", "GET /api/tickets, first page")):
         on, off = loads[kind]["on"], loads[kind]["off"]
@@ -198,6 +200,15 @@ async def telemetry_figures(plain: Stack, traced: Stack, seconds: float) -> list
             rate_figure(traced_name, on, off.rate, off_name),
             cpu_figure(traced_name, on, off, off_name),
         ]
+    figures.append(
+        Figure(
+            "GET /api/tickets, first page, tracing on (spans to disk), database queries",
+            queries["on"],
+            "a request",
+            queries["off"],
+            off_name,
+        )
+    )
     return figures
 
 

@@ -106,7 +106,11 @@ class TicketRepository:
         extent = abs(last - first)
         hint = extent + extent // 4 + 1
         if after is None:
-            self._memory.learn_first_page(scan, first, hint)
+            # The next first page is this one again, most likely: exactly as wide as what it
+            # read to (the next page's first ticket included), since a margin on ids created
+            # faster than a second apart can reach a whole second's tickets further.
+            reached = axis.point(found[search.limit][axis.field])
+            self._memory.learn_first_page(scan, first, abs(reached - first) + 1)
         return page, PagePosition(str(page[-1][axis.field]), hint)
 
     async def of_seller(self, seller_id: str) -> list[Ticket]:
