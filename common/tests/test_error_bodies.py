@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
+from tixcommon.middleware import new_request_id
 from tixtest import SignedInUser
 
 
@@ -140,6 +142,15 @@ async def test_request_id_is_echoed_or_generated(demo: httpx.AsyncClient) -> Non
     assert given.headers["x-request-id"] == "abc-123"
     assert len(generated.headers["x-request-id"]) == 32
     assert hostile.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_generated_request_ids_are_distinct_uuid4s() -> None:
+    generated = [new_request_id() for _ in range(10_000)]
+
+    assert len(set(generated)) == len(generated)
+    for request_id in generated:
+        as_uuid = uuid.UUID(hex=request_id)
+        assert (as_uuid.version, as_uuid.variant, as_uuid.hex) == (4, uuid.RFC_4122, request_id)
 
 
 async def test_error_responses_carry_request_id(demo: httpx.AsyncClient) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from beanie import Document
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from tixcommon.auth import SessionCodec
 from tixcommon.bus import Listener
@@ -35,6 +36,9 @@ OpenWiring = Callable[[ServiceContext[SettingsT]], Awaitable[WiringT]]
 """A service's `wiring.open`: its collaborators, built on the opened shared clients."""
 
 logger = logging.getLogger(__name__)
+
+
+_NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def _nothing(_: object) -> Sequence[Any]:
@@ -103,9 +107,13 @@ def create_app(
                     await starting
         logger.info("service stopped")
 
+    traced = configure_tracing(settings.service_name)
     app = FastAPI(
         title=title,
         lifespan=lifespan,
+        # Untraced, FastAPI's own OpenTelemetry would still look up the three global providers
+        # on every request (about 4 us of CPU) to find nothing installed; traced, as it was.
+        telemetry=None if traced else _NO_FASTAPI_TELEMETRY,
         redirect_slashes=False,
         openapi_url=f"{api_prefix}/openapi.json",
         docs_url=f"{api_prefix}/docs",
@@ -116,7 +124,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
-    if configure_tracing(settings.service_name):
+    if traced:
         instrument_app(app)
     app.include_router(health_router)
     for router in routers:

@@ -188,11 +188,19 @@ async def session_codec(request: Request) -> SessionCodec:
 
 
 def _token_from(request: Request) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
+    scheme, _, credentials = _authorization(request).partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     return request.cookies.get(SESSION_COOKIE)
+
+
+def _authorization(request: Request) -> str:
+    # The first Authorization header, as `request.headers.get` finds it, without the KeyError
+    # that lookup raises and catches when there is none (a cookie's every request).
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def session_user(request: Request) -> UserClaims | None:

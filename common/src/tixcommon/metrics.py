@@ -11,6 +11,7 @@ template, never its path, so ids never become series.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,9 +79,16 @@ RATE_LIMIT_REFUSALS = Counter(
 
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
-    HTTP_REQUEST_DURATION.labels(
-        method if method in _METHODS else "_OTHER", route or UNMATCHED_ROUTE, str(status)
+    _request_series(
+        method if method in _METHODS else "_OTHER", route or UNMATCHED_ROUTE, status
     ).observe(seconds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _request_series(method: str, route: str, status: int) -> Histogram:
+    # `labels` checks and locks on every call to find the same series again: a request's
+    # series is looked up once. The labels are bounded sets, so is this.
+    return HTTP_REQUEST_DURATION.labels(method, route, str(status))
 
 
 @contextmanager
