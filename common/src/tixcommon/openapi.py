@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
 
+from tixcommon.auth import SESSION_SCHEMES
 from tixcommon.errors import AppError, BadRequest, ErrorBody, NotAuthorized
 from tixcommon.idempotency import KEY_HEADER, REPLAYED_HEADER, REUSED_KEY
 
@@ -76,6 +78,7 @@ def contract_openapi(app: FastAPI) -> dict[str, Any]:
     defs = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(defs.pop("$defs", {}))
     schemas["ErrorBody"] = defs
+    _name_sessions(schema)
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             _complete(operation)
@@ -83,11 +86,30 @@ def contract_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _name_sessions(schema: dict[str, Any]) -> None:
+    """The components for the session schemes the operations name (`AuthFirstRoute` names both
+    on every route that requires a session), as FastAPI states a security dependency's."""
+    named = {
+        name
+        for operations in schema.get("paths", {}).values()
+        for operation in operations.values()
+        for requirement in operation.get("security", [])
+        for name in requirement
+    }
+    definitions = {
+        scheme.scheme_name: jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
+        for scheme in SESSION_SCHEMES
+        if scheme.scheme_name in named
+    }
+    if definitions:
+        schema["components"].setdefault("securitySchemes", {}).update(definitions)
+
+
 def _complete(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if responses.pop("422", None) is not None:  # a route's refusals may have made its 400
         responses.setdefault("400", _error_response(400))
-    if operation.get("security"):  # tixcommon.auth.require_user's session schemes
+    if operation.get("security"):  # AuthFirstRoute names the session schemes it takes
         responses.setdefault("401", _error_response(401, [NotAuthorized()]))
     parameters = operation.get("parameters", [])
     if any(parameter["in"] == "path" for parameter in parameters):

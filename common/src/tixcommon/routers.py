@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from tixcommon.auth import require_user, session_user
+from tixcommon.auth import SESSION_SCHEMES, require_user, session_user
 from tixcommon.context import opened_context
 from tixcommon.errors import NotAuthorized
 from tixcommon.idempotency import (
@@ -31,8 +31,9 @@ from tixcommon.idempotency import (
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
-    return any(sub.call is call or _depends_on(sub, call) for sub in dependant.dependencies)
+def depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    """Whether `call` is among a route's dependencies, however deep."""
+    return any(sub.call is call or depends_on(sub, call) for sub in dependant.dependencies)
 
 
 def _idempotent(handler: Handler) -> Handler:
@@ -62,11 +63,19 @@ def _idempotent(handler: Handler) -> Handler:
 
 
 class AuthFirstRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if depends_on(self.dependant, require_user):
+            # Either way of sending a session, as FastAPI would state the schemes were they
+            # dependencies of require_user's (they are not: one dependency is cheaper to solve).
+            security: list[dict[str, list[str]]] = [{s.scheme_name: []} for s in SESSION_SCHEMES]
+            self.openapi_extra = {"security": security, **(self.openapi_extra or {})}
+
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        if _depends_on(self.dependant, idempotency_key):
+        if depends_on(self.dependant, idempotency_key):
             handler = _idempotent(handler)
-        if not _depends_on(self.dependant, require_user):
+        if not depends_on(self.dependant, require_user):
             return handler
         inner = handler
 
