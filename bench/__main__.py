@@ -28,7 +28,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from auth.passwords import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST
 from bench.catalogue import catalogue_figures, queries_per_request, served_figures
-from bench.load import Load, cpu_seconds, latencies, load
+from bench.load import Load, cpu_seconds, each_once, latencies, load
 from bench.rawhttp import Connection
 from bench.report import Figure, cpu_figure, p50, p99, rate_figure, table
 from bench.saga import expiration_lateness, lateness_figures, payment_to_complete
@@ -79,16 +79,43 @@ async def session_figures(stack: Stack, floor: RunningService, seconds: float) -
         auth, "/api/users/currentuser", headers=cookie(stack.codec), seconds=seconds,
         measure=measured,
     )  # fmt: skip
-    # More sessions than the verified-token cache holds, so every request verifies a token.
+    # More sessions than the verified-token cache once held (4,096): each one's first request
+    # in the run is verified, the ones after it are found in the cache.
     many = await load(
         auth, "/api/users/currentuser", headers=[cookie(stack.codec) for _ in range(5000)],
         seconds=seconds, measure=measured,
     )  # fmt: skip
+    # More than a run's requests: each asked once first, so this is 20,000 in rotation.
+    sessions = [cookie(stack.codec) for _ in range(20_000)]
+    await each_once(auth, "/api/users/currentuser", sessions)
+    most = await load(
+        auth, "/api/users/currentuser", headers=sessions, seconds=seconds, measure=measured
+    )
     return [
         rate_figure("GET /api/users/currentuser, one session", one, bare.rate, bare_name),
         cpu_figure("GET /api/users/currentuser, one session", one, bare, bare_name),
         rate_figure("GET /api/users/currentuser, 5,000 sessions", many, bare.rate, bare_name),
         cpu_figure("GET /api/users/currentuser, 5,000 sessions", many, bare, bare_name),
+        rate_figure("GET /api/users/currentuser, 20,000 sessions", most, bare.rate, bare_name),
+        cpu_figure("GET /api/users/currentuser, 20,000 sessions", most, bare, bare_name),
+        *await protected_route_figures(stack, seconds),
+    ]
+
+
+async def protected_route_figures(stack: Stack, seconds: float) -> list[Figure]:
+    """A route of another service that requires a session (`GET /api/orders`: one find of the
+    caller's orders, none here), with 5,000 sessions in rotation against one session: what the
+    session check adds to every authenticated route."""
+    orders, path = stack.ports["orders"], "/api/orders"
+    measured = {"orders": stack.pids["orders"], "db": stack.database_pid}
+    one_name = "the same, one session"
+    one = await load(orders, path, headers=cookie(stack.codec), seconds=seconds, measure=measured)
+    sessions = [cookie(stack.codec) for _ in range(5000)]
+    await each_once(orders, path, sessions)  # more than a run's requests at this rate
+    many = await load(orders, path, headers=sessions, seconds=seconds, measure=measured)
+    return [
+        rate_figure("GET /api/orders, 5,000 sessions", many, one.rate, one_name),
+        cpu_figure("GET /api/orders, 5,000 sessions", many, one, one_name),
     ]
 
 
@@ -330,7 +357,7 @@ PART_ENV: dict[str, dict[str, str]] = {"listing": READ_EVERY_PAGE, "telemetry": 
 # so a figure measured after another's writes would measure those.
 PARTS: list[tuple[tuple[str, ...], Part]] = [
     ((*SERVICES, "expiration", "expiration.worker"), resting),
-    (("auth",), sessions),
+    (("auth", "orders"), sessions),
     (("auth",), passwords),
     (("tickets",), listing),
     (("tickets",), serving),

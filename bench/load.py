@@ -93,6 +93,25 @@ async def load(
     return Load(done, elapsed, spent)
 
 
+async def each_once(
+    port: int, path: str, headers: Sequence[Headers], *, connections: int = 16, expect: int = 200
+) -> None:
+    """Every one of `headers` sent once, unmeasured: a figure taken after it is of sessions in
+    rotation, not of each session's first request."""
+    remaining = iter(headers)
+
+    async def caller() -> None:
+        conn = Connection("127.0.0.1", port)
+        try:
+            for sent in remaining:  # shared: each header goes out on one connection only
+                reply = await conn.request("GET", path, None, sent)
+                assert reply.status == expect, (path, reply.status, reply.body[:200])
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(caller() for _ in range(connections)))
+
+
 async def latencies(
     port: int,
     path: str,
