@@ -141,8 +141,6 @@ def pages_of(count: int) -> dict[str, tuple[str, list[str], int]]:
 async def catalogue_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
     """The pages read from the database (tickets runs with LISTING_CACHE_SECONDS=0)."""
     tickets = stack.ports["tickets"]
-    ours_cpu = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
-    floor_cpu = {"floor": floor.process.pid, "db": stack.database_pid}
     figures: list[Figure] = []
     for count in COUNTS:
         await seed(stack, count, rare=RARE_COUNT if count >= 100_000 else 0)
@@ -161,27 +159,33 @@ async def catalogue_figures(stack: Stack, floor: RunningService, seconds: float)
                 pages[name] = url
                 floors[name] = await floor_of(client, url, words, limit)
         for name, url in pages.items():
-            ours_queries = await queries_per_request(stack, tickets, url)
-            floor_queries = await queries_per_request(stack, floor.port, floors[name])
-            ours = await load(tickets, url, seconds=seconds, measure=ours_cpu)
-            raw = await load(floor.port, floors[name], seconds=seconds, measure=floor_cpu)
             figure = f"GET /api/tickets, {name}, {count:,} for sale"
-            figures += [
-                rate_figure(figure, ours, raw.rate, RAW),
-                cpu_figure(figure, ours, raw, RAW),
-                Figure(
-                    f"{figure}, database queries", ours_queries, "a request", floor_queries, RAW
-                ),
-            ]
+            figures += await page_figures(stack, floor, figure, url, floors[name], seconds)
     return figures
+
+
+async def page_figures(
+    stack: Stack, floor: RunningService, figure: str, url: str, floor_url: str, seconds: float
+) -> list[Figure]:
+    """One page's rate, CPU and database queries per request, each beside the floor's."""
+    tickets = stack.ports["tickets"]
+    ours_queries = await queries_per_request(stack, tickets, url)
+    floor_queries = await queries_per_request(stack, floor.port, floor_url)
+    ours_cpu = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
+    floor_cpu = {"floor": floor.process.pid, "db": stack.database_pid}
+    ours = await load(tickets, url, seconds=seconds, measure=ours_cpu)
+    raw = await load(floor.port, floor_url, seconds=seconds, measure=floor_cpu)
+    return [
+        rate_figure(figure, ours, raw.rate, RAW),
+        cpu_figure(figure, ours, raw, RAW),
+        Figure(f"{figure}, database queries", ours_queries, "a request", floor_queries, RAW),
+    ]
 
 
 async def served_figures(stack: Stack, floor: RunningService, seconds: float) -> list[Figure]:
     """The pages of 100 tickets for sale as visitors get them, kept for a second between
     changes (tickets.page_cache, on by default), beside the same floor: one read per request."""
     tickets = stack.ports["tickets"]
-    ours_cpu = {"tickets": stack.pids["tickets"], "db": stack.database_pid}
-    floor_cpu = {"floor": floor.process.pid, "db": stack.database_pid}
     await seed(stack, 100)
     figures: list[Figure] = []
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{tickets}", timeout=60) as client:
@@ -191,13 +195,6 @@ async def served_figures(stack: Stack, floor: RunningService, seconds: float) ->
         }
         floors = {name: await floor_of(client, url, [], n) for name, (url, n) in pages.items()}
     for name, (url, _) in pages.items():
-        ours_queries = await queries_per_request(stack, tickets, url)
-        ours = await load(tickets, url, seconds=seconds, measure=ours_cpu)
-        raw = await load(floor.port, floors[name], seconds=seconds, measure=floor_cpu)
         figure = f"GET /api/tickets, {name}, 100 for sale, as kept between changes"
-        figures += [
-            rate_figure(figure, ours, raw.rate, RAW),
-            cpu_figure(figure, ours, raw, RAW),
-            Figure(f"{figure}, database queries", ours_queries, "a request", 1.0, RAW),
-        ]
+        figures += await page_figures(stack, floor, figure, url, floors[name], seconds)
     return figures
