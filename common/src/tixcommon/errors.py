@@ -72,6 +72,11 @@ class NotAuthorized(AppError):
     default_message = "Not authorized"
 
 
+class Forbidden(AppError):
+    status_code = 403
+    default_message = "Forbidden"
+
+
 class NotFound(AppError):
     status_code = 404
     default_message = "Not Found"

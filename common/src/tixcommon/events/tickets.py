@@ -9,6 +9,7 @@ from tixcommon.events.base import EntityId, Event, Subject
 
 Seats = Annotated[int, Field(ge=1)]
 SeatsLeft = Annotated[int, Field(ge=0)]
+BuyerLimit = Annotated[int, Field(ge=1)]
 
 
 class TicketCreated(Event):
@@ -24,6 +25,10 @@ class TicketCreated(Event):
     # predate seats: one seat, free unless `orderId` says otherwise.
     quantity: Seats = 1
     available: SeatsLeft | None = None
+    # A scheduled sale (sold through the waiting room) and the most seats one account may hold;
+    # absent when the seller set neither.
+    on_sale_at: datetime | None = None
+    per_buyer_limit: BuyerLimit | None = None
 
 
 class TicketUpdated(Event):
@@ -37,4 +42,8 @@ class TicketUpdated(Event):
     starts_at: datetime | None = None  # when the event starts, if its seller said
     quantity: Seats = 1
     available: SeatsLeft | None = None
+    # A scheduled sale (sold through the waiting room) and the most seats one account may hold;
+    # absent when the seller set neither.
+    on_sale_at: datetime | None = None
+    per_buyer_limit: BuyerLimit | None = None
     order_id: EntityId | None = None  # the order holding a one-seat ticket
