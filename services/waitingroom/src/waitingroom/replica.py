@@ -1,0 +1,56 @@
+"""What the room learns from the shop's events: which tickets have a sale scheduled and how
+many seats they have left (ticket events), and who used an admission (order events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tixcommon.bus import Outcome
+from tixcommon.events import OrderCreated, TicketCreated, TicketUpdated
+from waitingroom.repository import RoomStore
+
+
+def _milliseconds(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+@dataclass
+class RoomKeeper:
+    store: RoomStore
+
+    async def ticket_created(self, event: TicketCreated) -> Outcome:
+        available = event.quantity if event.available is None else event.available
+        return await self._ticket(
+            event.id, event.version, event.on_sale_at, available, event.quantity
+        )
+
+    async def ticket_updated(self, event: TicketUpdated) -> Outcome:
+        # A producer that predates seats sends one seat, held when an order holds it.
+        if event.available is not None:
+            available = event.available
+        else:
+            available = 0 if event.order_id is not None else event.quantity
+        return await self._ticket(
+            event.id, event.version, event.on_sale_at, available, event.quantity
+        )
+
+    async def _ticket(
+        self,
+        ticket_id: str,
+        version: int,
+        on_sale_at: datetime | None,
+        available: int,
+        quantity: int,
+    ) -> Outcome:
+        applied = await self.store.apply_ticket(
+            ticket_id, version, _milliseconds(on_sale_at), available, quantity
+        )
+        # Whole state, newest wins: an older version arriving late is a duplicate.
+        return Outcome.ACK if applied else Outcome.DUPLICATE
+
+    async def order_created(self, event: OrderCreated) -> Outcome:
+        # The order holds its seats now, so the admission no longer holds one back. (For a
+        # ticket with no room this removes nothing.)
+        await self.store.use_admission(event.ticket.id, event.user_id)
+        return Outcome.ACK

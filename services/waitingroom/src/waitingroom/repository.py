@@ -1,0 +1,191 @@
+"""The rooms in Redis: every change is one Lua script, so a room is consistent whatever the
+replicas of the room do at once, and a restart of the room's process loses nothing.
+
+Per room (ticket T): `T:room` (a hash: the ticket's version, onSaleAt, available, the draw),
+`T:early` (who joined before the sale, unordered until the draw), `T:line` (who waits, by
+place: 1..n drawn, then 10^9 + arrival), `T:admitted` (every admission's end, until the account
+rejoins), `T:leases` (admissions neither used nor lapsed: what holds seats back), `T:recent`
+(admissions of the last minute: the rate), `T:log` (everyone admitted, in order).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable
+from importlib import resources
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from waitingroom.models import Joined, JoinOutcome, StoredPlace
+
+
+def _script(redis: Redis, name: str) -> AsyncScript:
+    source = resources.files("waitingroom.lua").joinpath(f"{name}.lua").read_text()
+    return redis.register_script(source)
+
+
+T = TypeVar("T")
+
+
+async def _reply(command: Awaitable[T] | T) -> T:
+    """redis-py types each command for both of its clients; the asyncio one's are awaitables."""
+    assert inspect.isawaitable(command)
+    return await command
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RoomKeys:
+    """One room's keys. (A join's script also touches the address's and the challenge's keys,
+    which no room owns: the room runs on one Redis primary, not a Redis Cluster.)"""
+
+    def __init__(self, prefix: str, ticket_id: str) -> None:
+        base = f"{prefix}{ticket_id}:"
+        self.room = f"{base}room"
+        self.early = f"{base}early"
+        self.line = f"{base}line"
+        self.admitted = f"{base}admitted"
+        self.leases = f"{base}leases"
+        self.recent = f"{base}recent"
+        self.log = f"{base}log"
+
+
+class RoomStore:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._join = _script(redis, "join")
+        self._draw = _script(redis, "draw")
+        self._admit = _script(redis, "admit")
+        self._place = _script(redis, "place")
+        self._ticket = _script(redis, "ticket")
+
+    def keys(self, ticket_id: str) -> RoomKeys:
+        return RoomKeys(self.prefix, ticket_id)
+
+    @property
+    def rooms_key(self) -> str:
+        return f"{self.prefix}rooms"
+
+    async def join(
+        self,
+        ticket_id: str,
+        account: str,
+        *,
+        now: int,
+        opens_before: int,
+        address: str,
+        joins_per_minute: int,
+        proof: str,
+        proof_ttl: int,
+    ) -> Joined:
+        room = self.keys(ticket_id)
+        window = now // 60_000
+        outcome, detail = await self._join(
+            keys=[
+                room.room,
+                room.early,
+                room.line,
+                room.admitted,
+                room.leases,
+                f"{self.prefix}joins:{address}:{window}",
+                f"{self.prefix}proof:{proof}",
+            ],
+            args=[account, now, opens_before, joins_per_minute, 60, proof_ttl],
+        )
+        return Joined(JoinOutcome(_text(outcome)), int(detail))
+
+    async def place(self, ticket_id: str, account: str, *, now: int) -> StoredPlace | None:
+        room = self.keys(ticket_id)
+        found = [
+            _text(part)
+            for part in await self._place(
+                keys=[room.room, room.early, room.line, room.admitted, room.recent],
+                args=[account, now],
+            )
+        ]
+        match found:
+            case ["admitted", lease_end, on_sale, available]:
+                return StoredPlace(
+                    on_sale_at=int(on_sale), available=int(available), lease_end=int(lease_end)
+                )
+            case ["waiting", ahead, available, rate, on_sale, drawn]:
+                return StoredPlace(
+                    on_sale_at=int(on_sale),
+                    available=int(available),
+                    ahead=int(ahead),
+                    admitted_last_minute=int(rate),
+                    drawn_at=int(drawn) if drawn else None,
+                )
+            case ["early", on_sale, available]:
+                return StoredPlace(on_sale_at=int(on_sale), available=int(available))
+        return None
+
+    async def early_joiners(self, ticket_id: str) -> list[str]:
+        return [
+            _text(account)
+            for account in await _reply(self.redis.smembers(self.keys(ticket_id).early))
+        ]
+
+    async def draw(self, ticket_id: str, order: list[str], *, now: int) -> int:
+        """Places 1..n in `order`; n, or 0 (drawn before), -1 (not yet), -2 (read again)."""
+        room = self.keys(ticket_id)
+        return int(await self._draw(keys=[room.room, room.early, room.line], args=[now, *order]))
+
+    async def admit(
+        self, ticket_id: str, *, now: int, per_minute: int, per_round: int, lease: int
+    ) -> list[str]:
+        room = self.keys(ticket_id)
+        admitted = await self._admit(
+            keys=[room.room, room.line, room.admitted, room.leases, room.recent, room.log],
+            args=[now, per_minute, per_round, lease],
+        )
+        return [_text(account) for account in admitted]
+
+    async def needs_draw(self, ticket_id: str, *, now: int) -> bool:
+        on_sale, drawn = await _reply(
+            self.redis.hmget(self.keys(ticket_id).room, ["onSaleAt", "drawn"])
+        )
+        return on_sale is not None and drawn is None and now >= int(_text(on_sale))
+
+    async def rooms(self) -> list[str]:
+        return sorted(_text(ticket) for ticket in await _reply(self.redis.smembers(self.rooms_key)))
+
+    async def apply_ticket(
+        self, ticket_id: str, version: int, on_sale_at: int | None, available: int, quantity: int
+    ) -> bool:
+        room = self.keys(ticket_id)
+        applied = await self._ticket(
+            keys=[room.room, self.rooms_key],
+            args=[
+                ticket_id,
+                version,
+                "" if on_sale_at is None else on_sale_at,
+                available,
+                quantity,
+            ],
+        )
+        return bool(applied)
+
+    async def on_sale_at(self, ticket_id: str) -> int | None:
+        on_sale = await _reply(self.redis.hget(self.keys(ticket_id).room, "onSaleAt"))
+        return None if on_sale is None else int(_text(on_sale))
+
+    async def version(self, ticket_id: str) -> int | None:
+        """The version of the ticket the room last applied."""
+        version = await _reply(self.redis.hget(self.keys(ticket_id).room, "version"))
+        return None if version is None else int(_text(version))
+
+    async def use_admission(self, ticket_id: str, account: str) -> bool:
+        """The account ordered: its admission holds no seat back any more (its order does)."""
+        return bool(await _reply(self.redis.zrem(self.keys(ticket_id).leases, account)))
+
+    async def admission_log(self, ticket_id: str) -> list[str]:
+        return [_text(a) for a in await _reply(self.redis.lrange(self.keys(ticket_id).log, 0, -1))]
+
+    async def outstanding(self, ticket_id: str, *, now: int) -> int:
+        return int(await _reply(self.redis.zcount(self.keys(ticket_id).leases, f"({now}", "+inf")))
