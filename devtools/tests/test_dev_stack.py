@@ -135,7 +135,8 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
     output = stack.startup_output
     assert any(f"open http://127.0.0.1:{gateway_port}" in line for line in output)
     infra_ports = [int(port) for port in re.findall(r"://127\.0\.0\.1:(\d+)", "".join(output))]
-    assert len(set(infra_ports)) >= 11  # mongo, nats, redis, stripe, 5 services, client, gateway
+    # mongo, nats, redis, stripe, 6 services, client, gateway
+    assert len(set(infra_ports)) >= 12
 
     signup = httpx.post(
         f"http://127.0.0.1:{gateway_port}/api/users/signup",
@@ -151,9 +152,9 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
     assert status.returncode == 0, status.stdout
     # Each process's key figures, from its metrics.
     figures = [line for line in status.stdout.splitlines() if "metrics:" in line]
-    assert len(figures) == 7, status.stdout
+    assert len(figures) == 8, status.stdout
     assert all("events waiting" in line and "dead letters" in line for line in figures)
-    for name in ("auth", "tickets", "orders", "expiration", "payments"):
+    for name in ("auth", "tickets", "orders", "expiration", "payments", "waitingroom"):
         assert any(
             line.startswith(name) and " ready " in line for line in status.stdout.splitlines()
         )

@@ -9,6 +9,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/tickets", "tickets"),
     ("/api/orders", "orders"),
     ("/api/payments", "payments"),
+    ("/api/waitingroom", "waitingroom"),
 )
 DEFAULT_SERVICE = "client"
 ROUTED_SERVICES: tuple[str, ...] = tuple(service for _, service in ROUTES)

@@ -25,9 +25,9 @@ class ServiceSpec:
 
 
 def platform_services(base_port: int) -> list[ServiceSpec]:
-    """The platform's processes, each HTTP one on its own port above `base_port` (1 to 6), and
-    each one's metrics on the ports after those (7 to 13)."""
-    metrics = base_port + 7
+    """The platform's processes, each HTTP one on its own port above `base_port` (1 to 7), and
+    each one's metrics on the ports after those (8 to 15)."""
+    metrics = base_port + 8
     return [
         ServiceSpec("auth", "auth", base_port + 1, metrics),
         ServiceSpec("tickets", "tickets", base_port + 2, metrics + 1),
@@ -37,4 +37,5 @@ def platform_services(base_port: int) -> list[ServiceSpec]:
         ServiceSpec("exp-worker", "expiration.worker", 0, metrics + 4, serves_http=False),
         ServiceSpec("payments", "payments", base_port + 5, metrics + 5),
         ServiceSpec("client", "webclient", base_port + 6, metrics + 6),
+        ServiceSpec("waitingroom", "waitingroom", base_port + 7, metrics + 7),
     ]
