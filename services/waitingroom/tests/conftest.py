@@ -102,7 +102,9 @@ def join(client: httpx.AsyncClient) -> Join:
 def list_sale(
     client: httpx.AsyncClient, publish: Publisher, room: WaitingRoom, clock: Clock
 ) -> ListSale:
-    async def listed(*, starts_in: float = 60, quantity: int = 10) -> Sale:
+    async def listed(
+        *, starts_in: float = 60, quantity: int = 10, per_buyer_limit: int | None = None
+    ) -> Sale:
         sale = Sale(str(ObjectId()), clock.now + timedelta(seconds=starts_in), quantity)
         await publish.publish(
             TicketCreated(
@@ -114,6 +116,7 @@ def list_sale(
                 quantity=quantity,
                 available=quantity,
                 on_sale_at=sale.on_sale_at,
+                per_buyer_limit=per_buyer_limit,
             )
         )
         await wait_until(lambda: room.store.on_sale_at(sale.id), message="room opened")

@@ -284,6 +284,42 @@ async def test_admissions_never_outnumber_the_seats_left(
     assert statuses == ["admitted", "admitted", "waiting", "waiting", "waiting"]
 
 
+async def test_each_admission_holds_back_the_per_buyer_limit_until_it_is_used(
+    client: httpx.AsyncClient,
+    make_user: Callable[..., SignedInUser],
+    list_sale: ListSale,
+    join: Join,
+    room: WaitingRoom,
+    publish: Publisher,
+    clock: Clock,
+) -> None:
+    sale = await list_sale(starts_in=-1, quantity=9, per_buyer_limit=4)
+    buyers = [make_user() for _ in range(4)]
+    for user in buyers:
+        await join(user, sale.id)
+    room.rules = replace(room.rules, admit_per_round=10, admit_per_minute=10)
+    assert await room.advance() == 2  # 9 seats cover two buyers of up to 4 each
+    assert await room.store.reserved(sale.id) == 8
+    await publish.publish(_order_of(buyers[0], sale.id, seats=4, clock=clock))
+    await wait_until(lambda: _reserved_is(room, sale.id, 4), message="admission used")
+
+
+async def _reserved_is(room: WaitingRoom, ticket_id: str, seats: int) -> bool:
+    return await room.store.reserved(ticket_id) == seats
+
+
+def _order_of(buyer: SignedInUser, ticket_id: str, *, seats: int, clock: Clock) -> OrderCreated:
+    return OrderCreated(
+        id=str(ObjectId()),
+        version=0,
+        status=OrderStatus.CREATED,
+        user_id=buyer.id,
+        expires_at=clock.now,
+        ticket=TicketPrice(id=ticket_id, price=50, version=0),
+        quantity=seats,
+    )
+
+
 async def test_the_room_admits_at_its_rate(
     client: httpx.AsyncClient,
     make_user: Callable[..., SignedInUser],
@@ -341,17 +377,7 @@ async def test_an_order_uses_the_admission_up_and_frees_its_hold(
     room.rules = replace(room.rules, admit_per_round=1)
     await room.advance()
     assert await room.store.outstanding(sale.id, now=room.now()) == 1
-    await publish.publish(
-        OrderCreated(
-            id=str(ObjectId()),
-            version=0,
-            status=OrderStatus.CREATED,
-            user_id=first.id,
-            expires_at=clock.now,
-            ticket=TicketPrice(id=sale.id, price=50, version=0),
-            quantity=1,
-        )
-    )
+    await publish.publish(_order_of(first, sale.id, seats=1, clock=clock))
     await wait_until(lambda: _outstanding_is(room, sale.id, 0), message="admission used")
     assert (await place_of(client, first, sale.id))["status"] == "admitted"
 

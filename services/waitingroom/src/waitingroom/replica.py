@@ -21,9 +21,7 @@ class RoomKeeper:
 
     async def ticket_created(self, event: TicketCreated) -> Outcome:
         available = event.quantity if event.available is None else event.available
-        return await self._ticket(
-            event.id, event.version, event.on_sale_at, available, event.quantity
-        )
+        return await self._ticket(event, available)
 
     async def ticket_updated(self, event: TicketUpdated) -> Outcome:
         # A producer that predates seats sends one seat, held when an order holds it.
@@ -31,26 +29,22 @@ class RoomKeeper:
             available = event.available
         else:
             available = 0 if event.order_id is not None else event.quantity
-        return await self._ticket(
-            event.id, event.version, event.on_sale_at, available, event.quantity
-        )
+        return await self._ticket(event, available)
 
-    async def _ticket(
-        self,
-        ticket_id: str,
-        version: int,
-        on_sale_at: datetime | None,
-        available: int,
-        quantity: int,
-    ) -> Outcome:
+    async def _ticket(self, event: TicketCreated | TicketUpdated, available: int) -> Outcome:
         applied = await self.store.apply_ticket(
-            ticket_id, version, _milliseconds(on_sale_at), available, quantity
+            event.id,
+            event.version,
+            _milliseconds(event.on_sale_at),
+            available,
+            event.quantity,
+            event.per_buyer_limit,
         )
         # Whole state, newest wins: an older version arriving late is a duplicate.
         return Outcome.ACK if applied else Outcome.DUPLICATE
 
     async def order_created(self, event: OrderCreated) -> Outcome:
-        # The order holds its seats now, so the admission no longer holds one back. (For a
-        # ticket with no room this removes nothing.)
-        await self.store.use_admission(event.ticket.id, event.user_id)
+        # The order holds its seats now, so the admission no longer holds them back. (For a
+        # ticket with no room, or a buyer with no admission, this changes nothing.)
+        await self.store.use_admission(event.ticket.id, event.user_id, event.quantity)
         return Outcome.ACK

@@ -4,8 +4,9 @@ replicas of the room do at once, and a restart of the room's process loses nothi
 Per room (ticket T): `T:room` (a hash: the ticket's version, onSaleAt, available, the draw),
 `T:early` (who joined before the sale, unordered until the draw), `T:line` (who waits, by
 place: 1..n drawn, then 10^9 + arrival), `T:admitted` (every admission's end, until the account
-rejoins), `T:leases` (admissions neither used nor lapsed: what holds seats back), `T:recent`
-(admissions of the last minute: the rate), `T:log` (everyone admitted, in order).
+rejoins), `T:leases` and `T:reserve` (unexpired admissions and the seats each may still buy:
+what holds seats back, summed in the room's `reserved`), `T:recent` (admissions of the last
+minute: the rate), `T:log` (everyone admitted, in order).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class RoomKeys:
         self.line = f"{base}line"
         self.admitted = f"{base}admitted"
         self.leases = f"{base}leases"
+        self.reserve = f"{base}reserve"
         self.recent = f"{base}recent"
         self.log = f"{base}log"
 
@@ -63,6 +65,7 @@ class RoomStore:
         self._admit = _script(redis, "admit")
         self._place = _script(redis, "place")
         self._ticket = _script(redis, "ticket")
+        self._use = _script(redis, "use")
 
     def keys(self, ticket_id: str) -> RoomKeys:
         return RoomKeys(self.prefix, ticket_id)
@@ -92,6 +95,7 @@ class RoomStore:
                 room.line,
                 room.admitted,
                 room.leases,
+                room.reserve,
                 f"{self.prefix}joins:{address}:{window}",
                 f"{self.prefix}proof:{proof}",
             ],
@@ -141,7 +145,15 @@ class RoomStore:
     ) -> list[str]:
         room = self.keys(ticket_id)
         admitted = await self._admit(
-            keys=[room.room, room.line, room.admitted, room.leases, room.recent, room.log],
+            keys=[
+                room.room,
+                room.line,
+                room.admitted,
+                room.leases,
+                room.reserve,
+                room.recent,
+                room.log,
+            ],
             args=[now, per_minute, per_round, lease],
         )
         return [_text(account) for account in admitted]
@@ -156,18 +168,20 @@ class RoomStore:
         return sorted(_text(ticket) for ticket in await _reply(self.redis.smembers(self.rooms_key)))
 
     async def apply_ticket(
-        self, ticket_id: str, version: int, on_sale_at: int | None, available: int, quantity: int
+        self,
+        ticket_id: str,
+        version: int,
+        on_sale_at: int | None,
+        available: int,
+        quantity: int,
+        per_buyer_limit: int | None = None,
     ) -> bool:
         room = self.keys(ticket_id)
+        on_sale = "" if on_sale_at is None else on_sale_at
+        limit = "" if per_buyer_limit is None else per_buyer_limit
         applied = await self._ticket(
             keys=[room.room, self.rooms_key],
-            args=[
-                ticket_id,
-                version,
-                "" if on_sale_at is None else on_sale_at,
-                available,
-                quantity,
-            ],
+            args=[ticket_id, version, on_sale, available, quantity, limit],
         )
         return bool(applied)
 
@@ -180,9 +194,18 @@ class RoomStore:
         version = await _reply(self.redis.hget(self.keys(ticket_id).room, "version"))
         return None if version is None else int(_text(version))
 
-    async def use_admission(self, ticket_id: str, account: str) -> bool:
-        """The account ordered: its admission holds no seat back any more (its order does)."""
-        return bool(await _reply(self.redis.zrem(self.keys(ticket_id).leases, account)))
+    async def use_admission(self, ticket_id: str, account: str, seats: int) -> int:
+        """The account ordered `seats`: its admission holds that many fewer back (its order
+        holds them). How many it held back."""
+        room = self.keys(ticket_id)
+        return int(
+            await self._use(keys=[room.room, room.leases, room.reserve], args=[account, seats])
+        )
+
+    async def reserved(self, ticket_id: str) -> int:
+        """Seats unexpired admissions may still buy (as of the last round)."""
+        reserved = await _reply(self.redis.hget(self.keys(ticket_id).room, "reserved"))
+        return 0 if reserved is None else int(_text(reserved))
 
     async def admission_log(self, ticket_id: str) -> list[str]:
         return [_text(a) for a in await _reply(self.redis.lrange(self.keys(ticket_id).log, 0, -1))]

@@ -1,33 +1,47 @@
 -- Admit the next people in line: as many as the room's rate allows over the last minute, at
--- most `per_round` at once (spread, not all at the minute's start), and never more unexpired,
--- unused admissions than seats available.
--- KEYS: room, line, admitted, leases, recent, log
+-- most `per_round` at once (spread, not all at the minute's start), and only while the seats
+-- left cover what every unexpired admission may still buy.
+--
+-- Each admission reserves the ticket's per-buyer limit (1 without one) until it lapses or its
+-- holder orders that many; so with a limit, nobody admitted finds the seats gone, and there are
+-- never more unexpired admissions than seats left.
+-- KEYS: room, line, admitted, leases, reserve, recent, log
 -- ARGV: now (ms), per_minute, per_round, lease (ms)
 -- Returns the accounts admitted (in order).
-local room, line, admitted, leases, recent, log = unpack(KEYS)
+local room, line, admitted, leases, reserve, recent, log = unpack(KEYS)
 local now = tonumber(ARGV[1])
-local state = redis.call('HMGET', room, 'drawn', 'available')
+local state = redis.call('HMGET', room, 'drawn', 'available', 'limit', 'reserved')
 if not state[1] then
   return {}
 end
+local reserved = tonumber(state[4] or '0')
+for _, account in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
+  reserved = reserved - tonumber(redis.call('HGET', reserve, account) or '0')
+  redis.call('HDEL', reserve, account)
+end
 redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - 60000)
-local seats = tonumber(state[2] or '0') - redis.call('ZCARD', leases)
+local each = tonumber(state[3] or '1')
+local seats = math.floor((tonumber(state[2] or '0') - reserved) / each)
 local rate = tonumber(ARGV[2]) - redis.call('ZCARD', recent)
 local count = math.min(seats, rate, tonumber(ARGV[3]))
-if count <= 0 then
-  return {}
+if count > 0 then
+  local next_people = redis.call('ZPOPMIN', line, count)
+  local accounts = {}
+  local lease_end = now + tonumber(ARGV[4])
+  for i = 1, #next_people, 2 do
+    local account = next_people[i]
+    local serial = redis.call('HINCRBY', room, 'admittedTotal', 1)
+    redis.call('ZADD', admitted, lease_end, account)
+    redis.call('ZADD', leases, lease_end, account)
+    redis.call('HSET', reserve, account, each)
+    redis.call('ZADD', recent, now, serial)
+    redis.call('RPUSH', log, account)
+    reserved = reserved + each
+    accounts[#accounts + 1] = account
+  end
+  redis.call('HSET', room, 'reserved', reserved)
+  return accounts
 end
-local next_people = redis.call('ZPOPMIN', line, count)
-local accounts = {}
-local lease_end = now + tonumber(ARGV[4])
-for i = 1, #next_people, 2 do
-  local account = next_people[i]
-  local serial = redis.call('HINCRBY', room, 'admittedTotal', 1)
-  redis.call('ZADD', admitted, lease_end, account)
-  redis.call('ZADD', leases, lease_end, account)
-  redis.call('ZADD', recent, now, serial)
-  redis.call('RPUSH', log, account)
-  accounts[#accounts + 1] = account
-end
-return accounts
+redis.call('HSET', room, 'reserved', reserved)
+return {}

@@ -1,10 +1,11 @@
 -- One account joins one room, atomically: the address's rate, the room's opening, the proof of
 -- work's single use, and the place itself.
--- KEYS: room, early, line, admitted, leases, joins (the address's window), proof (the challenge)
+-- KEYS: room, early, line, admitted, leases, reserve, joins (the address's window),
+--       proof (the challenge)
 -- ARGV: account, now (ms), opens_before (ms), joins_per_window, window (s), proof_ttl (s)
 -- Returns {outcome, detail}: joined | existing | no-room | rate (detail: retry after, s) |
 -- not-open | proof-used
-local room, early, line, admitted, leases, joins, proof = unpack(KEYS)
+local room, early, line, admitted, leases, reserve, joins, proof = unpack(KEYS)
 local account, now = ARGV[1], tonumber(ARGV[2])
 
 local on_sale = redis.call('HGET', room, 'onSaleAt')
@@ -38,6 +39,12 @@ if not redis.call('SET', proof, '1', 'NX', 'EX', tonumber(ARGV[6])) then
   return {'proof-used', 0}
 end
 if lease then
+  -- Lapsed: its reserve (if the round has not dropped it yet) is dropped with it.
+  local held = redis.call('HGET', reserve, account)
+  if held then
+    redis.call('HINCRBY', room, 'reserved', -tonumber(held))
+    redis.call('HDEL', reserve, account)
+  end
   redis.call('ZREM', admitted, account)
   redis.call('ZREM', leases, account)
 end
