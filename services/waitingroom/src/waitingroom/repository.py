@@ -18,7 +18,10 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tixcommon.errors import ServiceUnavailable
 from waitingroom.models import Joined, JoinOutcome, StoredPlace
 
 
@@ -31,9 +34,17 @@ T = TypeVar("T")
 
 
 async def _reply(command: Awaitable[T] | T) -> T:
-    """redis-py types each command for both of its clients; the asyncio one's are awaitables."""
+    """A command's reply (redis-py types each command for both of its clients; the asyncio
+    one's are awaitables), Redis away being an outage: 503, and the event retried in place."""
     assert inspect.isawaitable(command)
-    return await command
+    try:
+        return await command
+    except (RedisConnectionError, RedisTimeoutError) as error:
+        raise ServiceUnavailable() from error
+
+
+async def _evaluated(script: AsyncScript, *, keys: list[str], args: list[Any]) -> Any:
+    return await _reply(script(keys=keys, args=args))
 
 
 def _text(value: Any) -> str:
@@ -88,7 +99,8 @@ class RoomStore:
     ) -> Joined:
         room = self.keys(ticket_id)
         window = now // 60_000
-        outcome, detail = await self._join(
+        outcome, detail = await _evaluated(
+            self._join,
             keys=[
                 room.room,
                 room.early,
@@ -107,7 +119,8 @@ class RoomStore:
         room = self.keys(ticket_id)
         found = [
             _text(part)
-            for part in await self._place(
+            for part in await _evaluated(
+                self._place,
                 keys=[room.room, room.early, room.line, room.admitted, room.recent],
                 args=[account, now],
             )
@@ -138,13 +151,18 @@ class RoomStore:
     async def draw(self, ticket_id: str, order: list[str], *, now: int) -> int:
         """Places 1..n in `order`; n, or 0 (drawn before), -1 (not yet), -2 (read again)."""
         room = self.keys(ticket_id)
-        return int(await self._draw(keys=[room.room, room.early, room.line], args=[now, *order]))
+        return int(
+            await _evaluated(
+                self._draw, keys=[room.room, room.early, room.line], args=[now, *order]
+            )
+        )
 
     async def admit(
         self, ticket_id: str, *, now: int, per_minute: int, per_round: int, lease: int
     ) -> list[str]:
         room = self.keys(ticket_id)
-        admitted = await self._admit(
+        admitted = await _evaluated(
+            self._admit,
             keys=[
                 room.room,
                 room.line,
@@ -179,7 +197,8 @@ class RoomStore:
         room = self.keys(ticket_id)
         on_sale = "" if on_sale_at is None else on_sale_at
         limit = "" if per_buyer_limit is None else per_buyer_limit
-        applied = await self._ticket(
+        applied = await _evaluated(
+            self._ticket,
             keys=[room.room, self.rooms_key],
             args=[ticket_id, version, on_sale, available, quantity, limit],
         )
@@ -199,7 +218,9 @@ class RoomStore:
         holds them). How many it held back."""
         room = self.keys(ticket_id)
         return int(
-            await self._use(keys=[room.room, room.leases, room.reserve], args=[account, seats])
+            await _evaluated(
+                self._use, keys=[room.room, room.leases, room.reserve], args=[account, seats]
+            )
         )
 
     async def reserved(self, ticket_id: str) -> int:
