@@ -171,7 +171,7 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
         followed.wait_for("ticket.created", timeout=30)
         assert tail.wait(timeout=30) == 0
     assert seeded.returncode == 0, seeded.stderr
-    assert "seeded 300 tickets" in seeded.stdout
+    assert "seeded 301 tickets (one goes on sale through the waiting room" in seeded.stdout
     assert "nothing to seed" in tix(env, "seed").stdout  # once only
     first_page = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets?sort=startsAt")
     jazz = httpx.get(f"http://127.0.0.1:{gateway_port}/api/tickets?q=jazz").json()

@@ -132,6 +132,25 @@ def demo_catalogue(size: int = DEMO_SIZE) -> list[dict[str, Any]]:
     return catalogue
 
 
+# The tour's on-sale: a show whose sale opens a few minutes after seeding, through the room.
+ON_SALE_IN = timedelta(minutes=5)
+
+
+def on_sale_show() -> dict[str, Any]:
+    """One show sold through the waiting room: 1,000 seats, at most 4 a buyer."""
+    opens = datetime.now(UTC).replace(microsecond=0) + ON_SALE_IN
+    return {
+        "title": "The Mountain Goats: the on-sale, general admission",
+        "price": 45,
+        "startsAt": (opens + timedelta(days=60)).isoformat(),
+        "venue": "Union Transfer, Philadelphia",
+        "description": "Sold through the waiting room: join before the sale for a random place.",
+        "quantity": 1000,
+        "onSaleAt": opens.isoformat(),
+        "perBuyerLimit": 4,
+    }
+
+
 def data_dir() -> Path:
     return Path(os.environ.get("TIX_DATA_DIR", ".dev"))
 
@@ -156,7 +175,7 @@ def seed() -> int:
         if seller.get("/api/tickets/mine").json():
             print("the demo seller's listings are there already: nothing to seed")  # noqa: T201
             return 0
-        catalogue = demo_catalogue()
+        catalogue = [*demo_catalogue(), on_sale_show()]
         # A few at a time: a few hundred listings in seconds, not one round trip after another.
         with ThreadPoolExecutor(max_workers=8) as pool:
             for response in pool.map(
@@ -164,7 +183,8 @@ def seed() -> int:
             ):
                 response.raise_for_status()
     print(  # noqa: T201
-        f"seeded {len(catalogue)} tickets; sign in as seller@tixvibe.dev or "
+        f"seeded {len(catalogue)} tickets (one goes on sale through the waiting room in "
+        f"{ON_SALE_IN.seconds // 60} minutes); sign in as seller@tixvibe.dev or "
         f"buyer@tixvibe.dev with password {password!r} at {gateway}"
     )
     return 0
