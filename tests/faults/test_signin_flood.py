@@ -1,6 +1,7 @@
-"""A burst of sign-ins cannot take auth down: 200 clients at once, against auth run as it runs
-in production (its own process). Memory stays under half the container's limit, auth stays
-ready, and every answer is a success, a 429 or a 503 with Retry-After: none is a timeout."""
+"""A burst of sign-ins cannot take auth down: 200 clients at once, each body as large as auth
+takes, against auth run as it runs in production (its own process). Memory stays under half the
+container's limit, auth stays ready, and every answer is a success, a 429 or a 503 with
+Retry-After: none is a timeout."""
 
 from __future__ import annotations
 
@@ -15,17 +16,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import yaml
 
+from auth.settings import AuthSettings
 from tixtest import MongoServer, free_port
 from tixtest.stack import eventually
 
 CLIENTS = 200
 SIGN_INS_PER_CLIENT = 3
-# Longer than any answer may take: a sign-in either gets a hashing slot (and waits at most for
-# the queue ahead of it) or is refused at once.
+# Longer than any answer may take: a sign-in is refused at once unless its expected wait is
+# within auth's bound, and 200 clients at once are at most 200 hashes ahead, a few seconds.
 CLIENT_TIMEOUT_SECONDS = 20.0
+# What a sign-in waiting for its hash holds is mostly its body: each is as large as auth takes.
+BODY_BYTES = AuthSettings.model_fields["max_body_bytes"].default
 POD_PATCH = Path(__file__).resolve().parents[2] / "infra/k8s/base/patches/service-pod.yaml"
 
 
@@ -86,6 +91,8 @@ async def test_a_sign_in_flood_is_answered_within_bounds(auth: tuple[str, int]) 
     async with httpx.AsyncClient(base_url=base, limits=limits) as http:
         signed_up = await http.post("/api/users/signup", json=credentials, timeout=10)
         assert signed_up.status_code == 201, signed_up.text
+        unpadded = len(orjson.dumps({**credentials, "pad": ""}))
+        body = orjson.dumps({**credentials, "pad": "x" * (BODY_BYTES - unpadded)})
         peak = resident_bytes(pid)
         readiness: list[int] = []
         flooding = True
@@ -102,7 +109,10 @@ async def test_a_sign_in_flood_is_answered_within_bounds(auth: tuple[str, int]) 
             for _ in range(SIGN_INS_PER_CLIENT):
                 answers.append(
                     await http.post(
-                        "/api/users/signin", json=credentials, timeout=CLIENT_TIMEOUT_SECONDS
+                        "/api/users/signin",
+                        content=body,
+                        headers={"Content-Type": "application/json"},
+                        timeout=CLIENT_TIMEOUT_SECONDS,
                     )
                 )
             return answers

@@ -3,8 +3,9 @@
 `asyncio.to_thread` would run as many at once as the default executor has threads (cores + 4:
 the node's cores, not the pod's CPU limit), each holding its working memory, and queue the rest
 without limit: a burst then grows memory until the container is killed. Here as many run as the
-process has CPUs to run them on, a bounded number wait, and the rest are refused at once with a
-503 and `Retry-After`, before they cost anything.
+process has CPUs to run them on, and a call waits for one only while the wait it would have is
+within a bound in seconds, by how long calls have recently taken; the rest are refused at once
+with a 503 and `Retry-After`, before they cost anything.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -51,13 +53,40 @@ def usable_cpus(root: Path = CGROUP_ROOT) -> int:
     return cpus
 
 
-class BoundedPool:
-    """`workers` threads, at most `queue` calls waiting for one; beyond that, `busy` (a 503)."""
+# How much of the estimate one measured call moves: the last ten or so calls dominate it, so
+# it follows a change of load within a fraction of a second of work, and one slow call (a
+# thread descheduled) moves it by a fifth of that call's excess.
+ESTIMATE_WEIGHT = 0.2
 
-    def __init__(self, *, workers: int, queue: int, name: str, busy: str) -> None:
+
+class BoundedPool:
+    """`workers` threads, and a call admitted while the wait it would have for one is at most
+    `max_wait_seconds`; beyond that, `busy` (a 503 with `Retry-After`).
+
+    The wait is the calls admitted ahead that no thread has free for it, times the time a call
+    takes (a moving average of the calls measured, `work_seconds` until the first), over the
+    threads. The estimate never goes below `min_work_seconds`, so however fast calls are
+    measured at most `workers - 1 + max_wait_seconds * workers / min_work_seconds` are admitted
+    at once: that count, and what each admitted request holds, bound the memory a burst takes.
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int,
+        max_wait_seconds: float,
+        work_seconds: float,
+        min_work_seconds: float,
+        name: str,
+        busy: str,
+        observe_wait: Callable[[float], None] | None = None,
+    ) -> None:
         self.workers = workers
-        self.capacity = workers + queue
+        self.max_wait_seconds = max_wait_seconds
+        self.min_work_seconds = min_work_seconds
+        self._work_seconds = work_seconds
         self._busy = busy
+        self._observe_wait = observe_wait
         self._admitted = 0
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
@@ -65,12 +94,26 @@ class BoundedPool:
     def admitted(self) -> int:
         return self._admitted
 
+    @property
+    def work_seconds(self) -> float:
+        """The time one call is expected to take on its thread."""
+        return max(self._work_seconds, self.min_work_seconds)
+
+    def expected_wait(self) -> float:
+        """Seconds a call admitted now would wait before a thread starts it. Every admitted call
+        counts as a whole one ahead, running ones too: at most one call's time pessimistic."""
+        ahead = self._admitted - self.workers + 1
+        return max(0, ahead) * self.work_seconds / self.workers
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one of the pool's places for a request's whole CPU-bound step (taken before
         the request does any other work, so a refused one costs nothing)."""
-        if self._admitted >= self.capacity:
-            raise ServiceUnavailable(self._busy, retry_after=1)
+        wait = self.expected_wait()
+        if wait > self.max_wait_seconds:
+            # When the calls ahead should be done: coming back then finds room, where coming
+            # back every second would be refused again until the queue drains.
+            raise ServiceUnavailable(self._busy, retry_after=max(1, math.ceil(wait)))
         self._admitted += 1
         try:
             yield
@@ -78,8 +121,24 @@ class BoundedPool:
             self._admitted -= 1
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
-        """Run `work(*args)` on one of the pool's threads (inside a `slot`)."""
-        return await asyncio.wrap_future(self._executor.submit(work, *args))
+        """Run `work(*args)` on one of the pool's threads (inside a `slot`), measuring the time
+        it took there into the estimate and the time it waited for a thread into `observe_wait`.
+        """
+        submitted = time.perf_counter()
+        started, finished, result = await asyncio.wrap_future(
+            self._executor.submit(_timed, work, *args)
+        )
+        # Updated here on the event loop, not on the threads: no two updates race.
+        self._work_seconds += ESTIMATE_WEIGHT * (finished - started - self._work_seconds)
+        if self._observe_wait is not None:
+            self._observe_wait(started - submitted)
+        return result
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed(work: Callable[..., T], *args: object) -> tuple[float, float, T]:
+    started = time.perf_counter()
+    result = work(*args)
+    return started, time.perf_counter(), result

@@ -15,8 +15,6 @@ from tixtest import serve_app
 def auth_env(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("SIGNIN_MAX_FAILURES_PER_EMAIL", "3")
     monkeypatch.setenv("SIGNIN_MAX_FAILURES_PER_ADDRESS", "6")
-    # Room for the tests that race 50 requests at once (refusing beyond it has its own test).
-    monkeypatch.setenv("PASSWORD_HASH_QUEUE_PER_WORKER", "64")
     return service_env
 
 

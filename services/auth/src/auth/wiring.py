@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from auth.passwords import BUSY, PasswordHasher
+from auth.passwords import PasswordHasher
 from auth.service import AccountService
 from auth.settings import AuthSettings
 from tixcommon.context import ServiceContext, wiring_dependency
-from tixcommon.cpu import BoundedPool, usable_cpus
+from tixcommon.cpu import usable_cpus
 from tixcommon.ratelimit import AttemptLimiter
 
 
@@ -27,15 +27,11 @@ async def open_wiring(context: ServiceContext[AuthSettings]) -> Wiring:
         context.database["signin_attempts"], window_seconds=settings.signin_window_seconds
     )
     await attempts.ensure_indexes()
-    workers = settings.password_hash_workers or usable_cpus()
-    pool = BoundedPool(
-        workers=workers,
-        queue=workers * settings.password_hash_queue_per_worker,
-        name="password-hash",
-        busy=BUSY,
+    hasher = PasswordHasher(
+        workers=settings.password_hash_workers or usable_cpus(),
+        max_wait_seconds=settings.password_hash_max_wait_seconds,
     )
-    context.exit_stack.callback(pool.close)
-    hasher = PasswordHasher(pool)
+    context.exit_stack.callback(hasher.pool.close)
     accounts = AccountService(
         hasher,
         attempts,
