@@ -3,11 +3,13 @@
 #
 #   docker build --build-arg PACKAGE=tickets --build-arg PACKAGE_DIR=services/tickets .
 #
-# PACKAGE is the workspace member (auth, tickets, orders, expiration, payments, client) and
-# PACKAGE_DIR its folder. The image holds that package, tixcommon (for the client without its
-# `service` extra: no MongoDB or NATS driver) and their locked runtime dependencies: no dev
-# group, no tixdev or tixtest (so no embedded SecantusDB, localstripe, nats-server or pytest).
-# The expiration image also runs the worker: `tix-expiration-worker`.
+# PACKAGE is the workspace member (auth, tickets, orders, expiration, payments, waitingroom,
+# client) and PACKAGE_DIR its folder. The image holds that package, tixcommon (for the client
+# without its `service` extra: no MongoDB or NATS driver) and their locked runtime dependencies:
+# no dev group, no tixdev or tixtest (so no embedded SecantusDB, localstripe, nats-server or
+# pytest).
+# The expiration image also runs the worker: `tix-expiration-worker`. Whatever a package keeps
+# beside its Python files under src/ comes along (the waiting room's Lua scripts).
 #
 # Behind a TLS-inspecting proxy, hand the build your CA bundle as a secret (it is mounted for
 # the `uv sync` steps only and never lands in a layer):
@@ -42,6 +44,7 @@ COPY services/tickets/pyproject.toml services/tickets/
 COPY services/orders/pyproject.toml services/orders/
 COPY services/expiration/pyproject.toml services/expiration/
 COPY services/payments/pyproject.toml services/payments/
+COPY services/waitingroom/pyproject.toml services/waitingroom/
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=ca-certificates,required=false \
     test -n "$PACKAGE" && test -f "$PACKAGE_DIR/pyproject.toml" \

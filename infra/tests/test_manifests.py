@@ -23,6 +23,8 @@ from kube import (
     containers,
     pod_spec,
 )
+from waitingroom.app import create_app as create_waitingroom
+from waitingroom.settings import WaitingRoomSettings
 
 from auth.app import create_app as create_auth
 from auth.settings import AuthSettings
@@ -47,6 +49,7 @@ SETTINGS: dict[str, type[ProcessSettings]] = {
     "orders": OrdersSettings,
     "expiration": ExpirationSettings,
     "payments": PaymentsSettings,
+    "waitingroom": WaitingRoomSettings,
     "client": ClientSettings,
 }
 APPS: dict[str, Callable[[Any], FastAPI]] = {
@@ -55,8 +58,11 @@ APPS: dict[str, Callable[[Any], FastAPI]] = {
     "orders": create_orders,
     "expiration": create_expiration,
     "payments": create_payments,
+    "waitingroom": create_waitingroom,
     "client": create_client,
 }
+# Each user of Redis has its own (the room's load must never slow the reservation clock).
+REDIS_OF = {"expiration": "redis", "waitingroom": "waitingroom-redis"}
 SECRETS = {"jwt-secret", "stripe-secret", "mongo-uri"}
 UVICORN_GRACEFUL_SECONDS = 15  # tixcommon.process
 
@@ -272,12 +278,22 @@ def test_every_service_reaches_the_backends_its_settings_name(
                 mongo = manifests.get("StatefulSet", f"{package}-mongo")
                 selector = service["spec"]["selector"]
                 assert selector.items() <= mongo["spec"]["template"]["metadata"]["labels"].items()
-        for variable, service_name in (("NATS_URL", "nats"), ("REDIS_URL", "redis")):
+        for variable, service_name in (
+            ("NATS_URL", "nats"),
+            ("REDIS_URL", REDIS_OF.get(package, "")),
+        ):
             if variable in env:
                 url = env[variable].value
                 assert url is not None
-                assert f"//{service_name}:" in url
-                assert manifests.has("Service", service_name)
+                assert f"//{service_name}:" in url, (name, url)
+                service = manifests.get("Service", service_name)
+                # The Service reaches its own StatefulSet's pods, and no other workload's.
+                selector = service["spec"]["selector"].items()
+                selected = [
+                    w["metadata"]["name"] for w in manifests.workloads()
+                    if selector <= w["spec"]["template"]["metadata"]["labels"].items()
+                ]  # fmt: skip
+                assert selected == [service_name], (service_name, selected)
         if package == "client":
             for _, routed in ROUTES:
                 assert env[f"{routed.upper()}_URL"].value == f"http://{routed}"
@@ -287,7 +303,7 @@ def test_every_service_reaches_the_backends_its_settings_name(
 
 
 def test_in_cluster_mongo_is_a_single_node_replica_set_on_a_volume(dev: Manifests) -> None:
-    for package in ("auth", "tickets", "orders", "expiration", "payments"):
+    for package in ("auth", "tickets", "orders", "expiration", "payments", "waitingroom"):
         mongo = dev.get("StatefulSet", f"{package}-mongo")
         (container,) = pod_spec(mongo)["containers"]
         assert container["args"][:2] == ["--replSet", "rs0"]
@@ -300,14 +316,27 @@ def test_in_cluster_mongo_is_a_single_node_replica_set_on_a_volume(dev: Manifest
         assert mounts[claim["metadata"]["name"]] == "/data/db"
 
 
-def test_redis_appends_every_write_to_a_volume(dev: Manifests) -> None:
-    redis = dev.get("StatefulSet", "redis")
+@pytest.mark.parametrize("name", sorted(REDIS_OF.values()))
+def test_each_redis_appends_every_write_to_a_volume_each_second(dev: Manifests, name: str) -> None:
+    redis = dev.get("StatefulSet", name)
     (container,) = pod_spec(redis)["containers"]
     args = container["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
+    # What a crash can lose is at most the last second (docs/deploying.md).
+    assert args[args.index("--appendfsync") + 1] == "everysec"
     (claim,) = redis["spec"]["volumeClaimTemplates"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts[claim["metadata"]["name"]] == args[args.index("--dir") + 1]
+
+
+def test_the_rooms_redis_refuses_writes_when_full_rather_than_evict_places(dev: Manifests) -> None:
+    (container,) = pod_spec(dev.get("StatefulSet", "waitingroom-redis"))["containers"]
+    args = container["args"]
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    most = int(args[args.index("--maxmemory") + 1].removesuffix("mb"))
+    limit = int(container["resources"]["limits"]["memory"].removesuffix("Mi"))
+    # Room under the limit for an append-only-file rewrite's copy-on-write pages.
+    assert most * 2 <= limit
 
 
 def _nats_config(manifests: Manifests) -> str:

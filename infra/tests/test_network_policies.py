@@ -240,6 +240,8 @@ def test_exactly_the_needed_flows_are_allowed(rendered: dict[str, Manifests], va
         Flow("client", "auth", 8000),
         Flow("tickets", "nats", 4222),
         Flow("expiration-worker", "redis", 6379),
+        Flow("waitingroom", "waitingroom-redis", 6379),
+        Flow("ingress-controller", "waitingroom", 8000),
         Flow("ingress-controller", "payments", 8000),
         Flow("payments", "internet", 443),
         Flow("prometheus", "orders", 9464),

@@ -26,7 +26,7 @@ OBSERVABILITY = Path(__file__).parents[1] / "k8s" / "components" / "observabilit
 # Every module that defines metrics: what a scrape of the fleet can show.
 METRIC_MODULES = (
     "tixcommon.metrics", "auth.metrics", "orders.metrics", "payments.metrics",
-    "expiration.metrics",
+    "expiration.metrics", "waitingroom.metrics",
 )  # fmt: skip
 
 
