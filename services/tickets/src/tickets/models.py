@@ -62,6 +62,10 @@ class Ticket(VersionedDocument, PricedInCents):
     starts_at: datetime | None = None
     venue: str | None = None
     description: str | None = None
+    # A scheduled sale (orders refuses orders before it, and wants the waiting room's admission
+    # after it) and the most seats one account may hold or have bought.
+    on_sale_at: datetime | None = None
+    per_buyer_limit: int | None = None
     # Kept by `listing_fields` on every change, for the listing's keyset pages and search.
     price_key: str = ""
     starts_key: str = ""

@@ -9,6 +9,8 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from tickets.schemas import (
     MAX_BELOW_MIN,
+    ON_SALE_AFTER_START,
+    ON_SALE_IN_PAST,
     STARTS_IN_PAST,
     STARTS_TOO_LATE,
     TO_BEFORE_FROM,
@@ -41,10 +43,13 @@ class _ListingId(StringConvertor):
 register_url_convertor("listing", _ListingId())
 
 
-# What a valid body may still be refused for: a start time that has passed since.
+# What a valid body may still be refused for: a start or on-sale time that has passed since,
+# and an on-sale that would open once the event has started (on an edit, as stored).
 _WHEN = (
     BadRequest(STARTS_IN_PAST, field="startsAt"),
     BadRequest(STARTS_TOO_LATE, field="startsAt"),
+    BadRequest(ON_SALE_IN_PAST, field="onSaleAt"),
+    BadRequest(ON_SALE_AFTER_START, field="onSaleAt"),
 )
 _NEXT_PAGE = {
     "Link": {

@@ -21,7 +21,15 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from tickets.models import Ticket, TicketStatus, search_terms
-from tixcommon.fields import DATE_TIME_SCHEMA, Rules, date, date_time, seat_count, text
+from tixcommon.fields import (
+    DATE_TIME_SCHEMA,
+    Rules,
+    date,
+    date_time,
+    seat_count,
+    text,
+    whole_number,
+)
 from tixcommon.money import stored_cents, to_cents, to_dollars
 from tixcommon.pages import CURSOR_PATTERN
 
@@ -33,6 +41,11 @@ PRICE_MAX = 1_000_000
 QUANTITY_MAX = 10_000
 STARTS_IN_PAST = "Start time must be in the future"
 STARTS_TOO_LATE = "Start time must be before the year 10000 in UTC"
+ON_SALE_IN_PAST = "On-sale time must be in the future"
+ON_SALE_TOO_LATE = "On-sale time must be before the year 10000 in UTC"
+ON_SALE_AFTER_START = "On-sale time must be before the start time"
+PER_BUYER_LIMIT_MAX = 10
+PER_BUYER_LIMIT_INVALID = f"perBuyerLimit must be a whole number from 1 to {PER_BUYER_LIMIT_MAX}"
 MAX_BELOW_MIN = "maxPrice must be at least minPrice"
 TO_BEFORE_FROM = "to must not be before from"
 # A price sent as a string: dollars, optionally with cents, from PRICE_MIN to PRICE_MAX.
@@ -69,35 +82,53 @@ def _price(value: object) -> float:
     return float(number)
 
 
-def _starts_at(value: object) -> datetime:
-    moment = value if isinstance(value, datetime) and value.tzinfo else date_time(value)
-    if moment is None:
-        raise ValueError("Start time must be an ISO 8601 date-time with a UTC offset")
-    if moment <= datetime.now(UTC):
-        raise ValueError(STARTS_IN_PAST)
-    try:
-        # In UTC to the millisecond, as MongoDB keeps it: what a POST answers is what a GET will.
-        moment = moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(STARTS_TOO_LATE) from None
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+def _future_moment(label: str, in_past: str, too_late: str) -> Any:
+    """A date-time with its offset, in the future, kept in UTC to the millisecond as MongoDB
+    keeps it (so what a POST answers is what a GET will): the start, and the on-sale."""
+
+    def parse(value: object) -> datetime:
+        moment = value if isinstance(value, datetime) and value.tzinfo else date_time(value)
+        if moment is None:
+            raise ValueError(f"{label} must be an ISO 8601 date-time with a UTC offset")
+        if moment <= datetime.now(UTC):
+            raise ValueError(in_past)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(too_late) from None
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+    return Rules(BeforeValidator(parse), DATE_TIME_SCHEMA)
 
 
 StartsAt = Annotated[
     datetime,
-    BeforeValidator(_starts_at),
-    WithJsonSchema(DATE_TIME_SCHEMA),
+    _future_moment("Start time", STARTS_IN_PAST, STARTS_TOO_LATE),
     Field(description="When the event starts: in the future"),
+]
+OnSaleAt = Annotated[
+    datetime,
+    _future_moment("On-sale time", ON_SALE_IN_PAST, ON_SALE_TOO_LATE),
+    Field(
+        description="When the sale opens, through the waiting room: in the future, and before "
+        "`startsAt` when both are set"
+    ),
+]
+PerBuyerLimit = Annotated[
+    int,
+    whole_number(PER_BUYER_LIMIT_INVALID, 1, PER_BUYER_LIMIT_MAX),
+    Field(description="The most seats one account may hold or have bought of this listing"),
 ]
 Venue = Annotated[str, text("Venue", VENUE_MAX, when_blank="Venue must not be blank")]
 Description = Annotated[str, text("Description", DESCRIPTION_MAX, blank=True)]
 
-EVENT_FIELDS = ("starts_at", "venue", "description")
+# The optional fields a seller may set, leave as they are (left out) or clear (`null`).
+OPTIONAL_FIELDS = ("starts_at", "venue", "description", "on_sale_at", "per_buyer_limit")
 
 
 class TicketIn(BaseModel):
-    """A listing as a seller sends it. The event fields are optional; on an edit, a field left
-    out keeps its stored value and `null` clears it (`event_changes`)."""
+    """A listing as a seller sends it. The event fields and the on-sale's are optional; on an
+    edit, a field left out keeps its stored value and `null` clears it (`optional_changes`)."""
 
     model_config = ConfigDict(
         extra="ignore",
@@ -111,6 +142,8 @@ class TicketIn(BaseModel):
                     "quantity": 200,
                     "startsAt": "2030-06-01T19:30:00Z",
                     "venue": "Union Transfer, Philadelphia",
+                    "onSaleAt": "2030-03-01T10:00:00Z",
+                    "perBuyerLimit": 4,
                 }
             ]
         },
@@ -123,14 +156,18 @@ class TicketIn(BaseModel):
     description: Description | None = None
     # Seats listed: one when a new listing leaves it out; kept as it is when an edit does.
     quantity: Annotated[int | None, seat_count(QUANTITY_MAX)] = None
+    on_sale_at: OnSaleAt | None = None
+    per_buyer_limit: PerBuyerLimit | None = None
 
     @property
     def price_cents(self) -> int:
         return to_cents(self.price)
 
-    def event_changes(self) -> dict[str, Any]:
-        """The event fields the request sent, `None` for a field to clear."""
-        return {name: getattr(self, name) for name in EVENT_FIELDS if name in self.model_fields_set}
+    def optional_changes(self) -> dict[str, Any]:
+        """The optional fields the request sent, `None` for a field to clear."""
+        return {
+            name: getattr(self, name) for name in OPTIONAL_FIELDS if name in self.model_fields_set
+        }
 
 
 LIMIT_DEFAULT, LIMIT_MAX = 50, 100
@@ -261,6 +298,8 @@ class TicketOut(BaseModel):
     starts_at: datetime | None = None
     venue: str | None = None
     description: str | None = None
+    on_sale_at: datetime | None = None
+    per_buyer_limit: int | None = None
 
     @classmethod
     def of(cls, ticket: Ticket, sold: int = 0) -> TicketOut:
@@ -277,6 +316,8 @@ class TicketOut(BaseModel):
             starts_at=ticket.starts_at,
             venue=ticket.venue,
             description=ticket.description,
+            on_sale_at=ticket.on_sale_at,
+            per_buyer_limit=ticket.per_buyer_limit,
             status=seller_status(ticket, sold),
         )
 
@@ -319,6 +360,8 @@ def listing_json(documents: list[dict[str, Any]]) -> bytes:
                 "starts_at": document.get("starts_at"),
                 "venue": document.get("venue"),
                 "description": document.get("description"),
+                "on_sale_at": document.get("on_sale_at"),
+                "per_buyer_limit": document.get("per_buyer_limit"),
             }
             for document in documents
         ]

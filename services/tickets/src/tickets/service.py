@@ -11,7 +11,7 @@ from bson import ObjectId
 from tickets.models import Ticket
 from tickets.page_cache import PageCache
 from tickets.repository import OrderReplicaRepository, TicketRepository
-from tickets.schemas import ListingQuery, TicketIn, listing_json
+from tickets.schemas import ON_SALE_AFTER_START, ListingQuery, TicketIn, listing_json
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
 from tixcommon.db import ApplyResult, retry_on_conflict
@@ -47,12 +47,25 @@ def ticket_created(ticket: Ticket) -> TicketCreated:
         starts_at=ticket.starts_at,
         quantity=ticket.quantity,
         available=ticket.available,
+        on_sale_at=ticket.on_sale_at,
+        per_buyer_limit=ticket.per_buyer_limit,
     )
 
 
 def ticket_updated(ticket: Ticket) -> TicketUpdated:
     """The ticket's new state: what `ticket.created` says of it, and which order holds it."""
     return TicketUpdated(**dict(ticket_created(ticket)), order_id=ticket.order_id)
+
+
+def check_on_sale(ticket: Ticket) -> None:
+    """The sale opens before the event starts: checked on what the ticket would be, so an edit
+    that moves either one is held to the other as stored."""
+    if (
+        ticket.on_sale_at is not None
+        and ticket.starts_at is not None
+        and ticket.on_sale_at >= ticket.starts_at
+    ):
+        raise BadRequest(ON_SALE_AFTER_START, field="onSaleAt")
 
 
 def seat_changes(*, quantity: int, held: int, order_id: str | None) -> dict[str, Any]:
@@ -121,8 +134,9 @@ class TicketService:
             price_cents=data.price_cents,
             user_id=seller.id,
             quantity=data.quantity or 1,
-            **data.event_changes(),
+            **data.optional_changes(),
         )
+        check_on_sale(ticket)
         ticket = ticket.model_copy(update=ticket.listing_fields())
 
         async def work(tx: Transaction) -> None:
@@ -143,6 +157,7 @@ class TicketService:
             quantity = ticket.quantity if data.quantity is None else data.quantity
             if quantity < ticket.held:
                 raise below_held(ticket.held)
+            check_on_sale(ticket.model_copy(update=data.optional_changes()))
 
             async def work(tx: Transaction) -> Ticket:
                 holder = None
@@ -151,7 +166,7 @@ class TicketService:
                 changes = {
                     "title": data.title,
                     "price_cents": data.price_cents,
-                    **data.event_changes(),
+                    **data.optional_changes(),
                     **seat_changes(quantity=quantity, held=ticket.held, order_id=holder),
                 }
                 if quantity < ticket.quantity:
