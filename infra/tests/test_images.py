@@ -121,6 +121,10 @@ def test_the_build_context_leaves_out_tests_tools_and_secrets() -> None:
     context = {str(p) for p in build_context_files()}
     assert "uv.lock" in context
     assert "services/tickets/src/tickets/app.py" in context
+    # What a package keeps beside its Python files comes too: the room's decisions are Lua.
+    scripts = sorted(ROOT.glob("services/waitingroom/src/waitingroom/lua/*.lua"))
+    assert scripts
+    assert {str(path.relative_to(ROOT)) for path in scripts} <= context
     for path in context:
         parts = Path(path).parts
         assert "tests" not in parts, path

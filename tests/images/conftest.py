@@ -17,17 +17,18 @@ from pathlib import Path
 import deploy
 import pytest
 import uvicorn
-from fleet import Fleet, Servers
+from fleet import Fleet, Servers, StatefulSetRedis
 from kube import Doc, Manifests, render
 from pods import ENGINE, Pod, engine, logs, run_command
 
 from tixdev.gateway import Gateway
 from tixdev.stack import register_local_webhook
-from tixtest import MongoServer, NatsServer, RedisServer, StripeServer
+from tixtest import MongoServer, NatsServer, StripeServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CLONE_NEWNET = 0x40000000
-# Where the data Services' servers listen: the Service's own port, on the namespace's loopback.
+# Where the data servers listen, each on a port of its own; each data workload's Services have
+# an address of their own (from 127.0.0.2), their ports forwarded to its server's.
 DATA_ADDRESS = "127.0.0.1"
 GATEWAY_PORT = 8080
 # A reservation lapses in seconds here, not the dev overlay's 15 minutes, so one can be seen.
@@ -81,17 +82,20 @@ def network_namespace(images: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def servers(network_namespace: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def servers(
+    network_namespace: None, dev: Manifests, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
     root = tmp_path_factory.mktemp("fleet-servers")
     found = Servers(
         MongoServer(27017, root / "mongo"),
         NatsServer(4222, root / "nats"),
-        RedisServer(6379, root / "redis"),
+        StatefulSetRedis(dev.get("StatefulSet", "redis"), 6379, root / "redis"),
+        StatefulSetRedis(dev.get("StatefulSet", "waitingroom-redis"), 6380, root / "room-redis"),
         StripeServer(data_dir=root / "stripe"),
     )
     started = []
     try:
-        for server in (found.mongo, found.nats, found.redis, found.stripe):
+        for server in (found.mongo, found.nats, found.redis, found.room_redis, found.stripe):
             server.start()
             started.append(server)
         yield found
@@ -105,12 +109,14 @@ def _selected(service: Doc) -> str:
     return name
 
 
-def _forward(address: str, port: int, target: int) -> None:
-    """A Service's port to its pod's, as kube-proxy does (DNAT in this namespace only)."""
+def _forward(address: str, port: int, target: int, target_address: str | None = None) -> None:
+    """A Service's port to its pod's (or its server's), as kube-proxy does (DNAT in this
+    namespace only)."""
+    destination = f"{target_address or address}:{target}"
     subprocess.run(
         [
             "iptables", "-t", "nat", "-A", "OUTPUT", "-d", address, "-p", "tcp",
-            "--dport", str(port), "-j", "DNAT", "--to-destination", f"{address}:{target}",
+            "--dport", str(port), "-j", "DNAT", "--to-destination", destination,
         ],
         check=True,
     )  # fmt: skip
@@ -127,6 +133,9 @@ def fleet(dev: Manifests, images: dict[str, str], servers: Servers) -> Iterator[
         for index, (name, doc) in enumerate(sorted(deployments.items()))
     }  # fmt: skip
     hosts: dict[str, str] = {"stripe": DATA_ADDRESS}
+    behind = servers.behind()
+    data_addresses = {selected: f"127.0.0.{2 + i}" for i, selected in enumerate(sorted(behind))}
+    forwarded: set[tuple[str, int]] = set()
     for service in dev.of_kind("Service"):
         name = service["metadata"]["name"]
         selected = _selected(service)
@@ -135,12 +144,15 @@ def fleet(dev: Manifests, images: dict[str, str], servers: Servers) -> Iterator[
             hosts[name] = pod.address
             for port in service["spec"]["ports"]:
                 _forward(pod.address, port["port"], pod.port(port["targetPort"]))
-        else:
-            for port in service["spec"]["ports"]:
-                # One NATS server here: no cluster routes, and nobody scrapes its monitor.
-                if port["name"] not in ("cluster", "monitor"):
-                    assert port["port"] in servers.by_port(), (name, port)
-            hosts[name] = DATA_ADDRESS
+            continue
+        assert selected in behind, f"no server stands in for {name}"
+        hosts[name] = data_addresses[selected]
+        for port in service["spec"]["ports"]:
+            # One NATS server here: no cluster routes, and nobody scrapes its monitor.
+            entry = (hosts[name], port["port"])
+            if port["name"] not in ("cluster", "monitor") and entry not in forwarded:
+                _forward(*entry, behind[selected].port, DATA_ADDRESS)
+                forwarded.add(entry)
     webhook_secret = f"whsec_{secrets.token_hex(16)}"
     secret_values = {
         ("jwt-secret", "JWT_KEY"): secrets.token_urlsafe(48),

@@ -1,17 +1,22 @@
-"""The six images, each started as its Deployment starts it, then used together: probes pass,
-one purchase completes and one reservation lapses through the gateway, and every pod stops on
-SIGTERM within its grace period. Runs in file order: the stops come last."""
+"""The seven images, each started as its Deployment starts it, then used together: probes pass,
+one purchase completes and one reservation lapses through the gateway, the waiting room answers
+under its own prefix, and every pod stops on SIGTERM within its grace period. Runs in file
+order: the stops come last."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from altcha.v1 import Challenge, solve_challenge
 from fleet import Fleet
 from kube import Manifests, render
 from pods import engine, logs, wait_for_probe
@@ -21,7 +26,8 @@ from tixtest.stack import buy_one_and_let_one_lapse, eventually, sign_up
 DEPLOYMENTS = sorted(
     doc["metadata"]["name"] for doc in render("dev") if doc["kind"] == "Deployment"
 )
-DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 # How long a pod may take to pass a probe here: its startup probe's own budget in the cluster.
 PROBE_DEADLINE_SECONDS = 90
@@ -62,6 +68,20 @@ def test_each_image_holds_only_what_its_package_uses(images: dict[str, str]) -> 
             assert not shipped & NOT_IN_THE_CLIENT, (ref, shipped & NOT_IN_THE_CLIENT)
         else:
             assert NOT_IN_THE_CLIENT - {"motor"} <= shipped, ref
+
+
+def test_the_waiting_room_image_holds_its_lua_scripts(images: dict[str, str]) -> None:
+    """Every decision of the room is a Lua script read from the package at start: each one
+    of the sources is in the image, where the installed package reads it."""
+    scripts = ROOT / "services/waitingroom/src/waitingroom/lua"
+    expected = {path.name: path.read_bytes() for path in scripts.glob("*.lua")}
+    assert expected
+    root = Path(engine("image", "mount", images["tixvibe/waitingroom"]).stdout.strip())
+    try:
+        shipped = root / "app" / scripts.relative_to(ROOT)
+        assert {path.name: path.read_bytes() for path in shipped.glob("*.lua")} == expected
+    finally:
+        engine("image", "unmount", images["tixvibe/waitingroom"])
 
 
 def distributions_in(image: str) -> set[str]:
@@ -145,6 +165,50 @@ def test_the_platforms_api_document_comes_from_the_client_image(fleet: Fleet) ->
     assert document.status_code == 200, document.text
     paths = set(document.json()["paths"])
     assert {"/api/users/signup", "/api/tickets", "/api/orders", "/api/payments"} <= paths
+
+
+def solved(challenge: dict[str, Any]) -> str:
+    """What ALTCHA's widget submits once it has solved the room's challenge."""
+    solution = solve_challenge(
+        Challenge(
+            challenge["algorithm"],
+            challenge["challenge"],
+            challenge["maxnumber"],
+            challenge["salt"],
+            challenge["signature"],
+        )
+    )
+    assert solution is not None, challenge
+    payload = {key: value for key, value in challenge.items() if key != "maxnumber"}
+    return base64.b64encode(json.dumps({**payload, "number": solution.number}).encode()).decode()
+
+
+def test_the_waiting_room_answers_under_its_own_prefix(fleet: Fleet) -> None:
+    """The room's pod, behind /api/waitingroom: a challenge for signed-in buyers only, a join
+    checked for its proof of work, and a ticket with no sale scheduled has no room."""
+    room = f"{fleet.gateway}/api/waitingroom"
+    seller, buyer = sign_up(fleet.gateway), sign_up(fleet.gateway)
+    assert httpx.get(f"{room}/challenge", timeout=10).status_code == 401
+    challenge = httpx.get(f"{room}/challenge", headers=buyer, timeout=10)
+    assert challenge.status_code == 200, challenge.text
+    listed = httpx.post(
+        f"{fleet.gateway}/api/tickets",
+        json={"title": "No queue for this one", "price": 15},
+        headers=seller,
+        timeout=10,
+    )
+    assert listed.status_code == 201, listed.text
+    ticket_room = f"{room}/{listed.json()['id']}"
+    unsolved = httpx.post(
+        ticket_room, json={"altcha": "bm90IGEgc29sdXRpb24="}, headers=buyer, timeout=10
+    )
+    assert unsolved.status_code == 400, unsolved.text
+    assert unsolved.json()["errors"][0]["field"] == "altcha"
+    joined = httpx.post(
+        ticket_room, json={"altcha": solved(challenge.json())}, headers=buyer, timeout=10
+    )
+    assert joined.status_code == 404, joined.text
+    assert httpx.get(ticket_room, headers=buyer, timeout=10).status_code == 404
 
 
 @pytest.mark.parametrize("name", DEPLOYMENTS)
