@@ -14,10 +14,12 @@ def test_the_router_serves_one_document_of_every_service(platform: RunningStack)
     document = httpx.get(f"{platform.gateway}/api/openapi.json", timeout=10).json()
 
     prefixes = {"/" + "/".join(path.split("/")[1:3]) for path in document["paths"]}
-    assert prefixes == {"/api/users", "/api/tickets", "/api/orders", "/api/payments"}
+    assert prefixes == {
+        "/api/users", "/api/tickets", "/api/orders", "/api/payments", "/api/waitingroom",
+    }  # fmt: skip
     operations = [op["operationId"] for path in document["paths"].values() for op in path.values()]
     assert len(operations) == len(set(operations))
-    assert {"sign_up", "list_tickets", "place_order", "pay"} <= set(operations)
+    assert {"sign_up", "list_tickets", "place_order", "pay", "join_room"} <= set(operations)
     # Orders' own TicketOut (a snapshot: id, title, price) is kept apart from tickets' listing.
     schemas = document["components"]["schemas"]
     assert schemas["OrderOut"]["properties"]["ticket"] == {

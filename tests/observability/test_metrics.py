@@ -18,7 +18,9 @@ import yaml
 from tixdev.servers import free_port
 from tixtest.stack import RunningStack, buy_one_and_let_one_lapse, eventually
 
-PROCESSES = ("auth", "tickets", "orders", "expiration", "exp-worker", "payments", "client")
+PROCESSES = (
+    "auth", "tickets", "orders", "expiration", "exp-worker", "payments", "client", "waitingroom",
+)  # fmt: skip
 
 
 def binary(name: str) -> str:

@@ -24,13 +24,16 @@ class ClientSettings(ProcessSettings):
     tickets_url: str = ""
     orders_url: str = ""
     payments_url: str = ""
+    waitingroom_url: str = ""
     api_timeout_seconds: float = Field(default=10.0, gt=0)
 
     stripe_js_url: str = "https://js.stripe.com/v3/"
     # Publishable (pk_...), meant for browsers: not a secret.
     stripe_publishable_key: str = ""
 
-    @field_validator("api_url", "auth_url", "tickets_url", "orders_url", "payments_url")
+    @field_validator(
+        "api_url", "auth_url", "tickets_url", "orders_url", "payments_url", "waitingroom_url"
+    )
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

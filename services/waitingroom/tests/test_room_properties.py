@@ -202,7 +202,11 @@ async def _apply(
                 log = await store.admission_log(TICKET)
                 assert admitted == expected
                 newly, model.line = model.line[:expected], model.line[expected:]
-                assert log[len(log) - expected :] == newly
+                assert [account for account, _ in log[len(log) - expected :]] == newly
+                # Places only grow: everyone drawn before any arrival, arrivals (and rejoins)
+                # in order.
+                places = [place for _, place in log]
+                assert places == sorted(set(places))
                 for account in newly:
                     model.leases[account] = now + LEASE_SECONDS
                     model.reserve[account] = model.each

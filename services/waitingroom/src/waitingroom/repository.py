@@ -51,6 +51,11 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _split(entry: Any) -> tuple[str, str]:
+    account, place = _text(entry).split(" ")
+    return account, place
+
+
 class RoomKeys:
     """One room's keys. (A join's script also touches the address's and the challenge's keys,
     which no room owns: the room runs on one Redis primary, not a Redis Cluster.)"""
@@ -228,8 +233,10 @@ class RoomStore:
         reserved = await _reply(self.redis.hget(self.keys(ticket_id).room, "reserved"))
         return 0 if reserved is None else int(_text(reserved))
 
-    async def admission_log(self, ticket_id: str) -> list[str]:
-        return [_text(a) for a in await _reply(self.redis.lrange(self.keys(ticket_id).log, 0, -1))]
+    async def admission_log(self, ticket_id: str) -> list[tuple[str, float]]:
+        """Everyone admitted, in order, with the place each held in line."""
+        entries = await _reply(self.redis.lrange(self.keys(ticket_id).log, 0, -1))
+        return [(account, float(place)) for account, place in map(_split, entries)]
 
     async def outstanding(self, ticket_id: str, *, now: int) -> int:
         return int(await _reply(self.redis.zcount(self.keys(ticket_id).leases, f"({now}", "+inf")))

@@ -36,7 +36,8 @@ if count > 0 then
     redis.call('ZADD', leases, lease_end, account)
     redis.call('HSET', reserve, account, each)
     redis.call('ZADD', recent, now, serial)
-    redis.call('RPUSH', log, account)
+    -- With its place, so the log shows admissions in the line's order (an audit).
+    redis.call('RPUSH', log, account .. ' ' .. next_people[i + 1])
     reserved = reserved + each
     accounts[#accounts + 1] = account
   end
