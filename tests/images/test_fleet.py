@@ -1,7 +1,7 @@
 """The seven images, each started as its Deployment starts it, then used together: probes pass,
-one purchase completes and one reservation lapses through the gateway, the waiting room answers
-under its own prefix, and every pod stops on SIGTERM within its grace period. Runs in file
-order: the stops come last."""
+one purchase completes and one reservation lapses through the gateway, a buyer is admitted
+through the waiting room and orders, and every pod stops on SIGTERM within its grace period.
+Runs in file order: the stops come last."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 import os
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 # How long a pod may take to pass a probe here: its startup probe's own budget in the cluster.
 PROBE_DEADLINE_SECONDS = 90
+# Far enough ahead that the buyer joins before the sale (the room hears of it in milliseconds).
+ON_SALE_IN_SECONDS = 6
 
 
 def test_every_deployment_runs_an_image_built_from_the_dockerfile(
@@ -209,6 +212,65 @@ def test_the_waiting_room_answers_under_its_own_prefix(fleet: Fleet) -> None:
     )
     assert joined.status_code == 404, joined.text
     assert httpx.get(ticket_room, headers=buyer, timeout=10).status_code == 404
+
+
+def test_a_buyer_is_admitted_through_the_waiting_room_and_orders(fleet: Fleet) -> None:
+    """An on-sale a few seconds ahead, as a browser meets it: the room hears of the listing from
+    its event, the buyer joins before the sale (no position until the draw), is drawn and
+    admitted once it starts, and orders with the admission the room handed over."""
+    seller, buyer = sign_up(fleet.gateway), sign_up(fleet.gateway)
+    on_sale_at = datetime.now(UTC) + timedelta(seconds=ON_SALE_IN_SECONDS)
+    listed = httpx.post(
+        f"{fleet.gateway}/api/tickets",
+        json={
+            "title": "The on-sale",
+            "price": 40,
+            "quantity": 5,
+            "onSaleAt": on_sale_at.isoformat(),
+        },
+        headers=seller,
+        timeout=10,
+    )
+    assert listed.status_code == 201, listed.text
+    ticket_id = listed.json()["id"]
+    room = f"{fleet.gateway}/api/waitingroom/{ticket_id}"
+    challenge = httpx.get(f"{fleet.gateway}/api/waitingroom/challenge", headers=buyer, timeout=10)
+    assert challenge.status_code == 200, challenge.text
+    solution = solved(challenge.json())
+
+    def join() -> httpx.Response | None:
+        # 404 until ticket.created has reached the room (a refused join uses no proof).
+        response = httpx.post(room, json={"altcha": solution}, headers=buyer, timeout=10)
+        return None if response.status_code == 404 else response
+
+    try:
+        joined = eventually(join, 10, "the room heard of the sale")
+        assert joined.status_code == 201, joined.text
+        waiting = joined.json()
+        assert (waiting["status"], waiting["position"], waiting["ahead"]) == ("waiting", None, None)
+        assert datetime.fromisoformat(waiting["drawAt"]) == on_sale_at.replace(
+            microsecond=on_sale_at.microsecond // 1000 * 1000
+        )
+
+        def admitted() -> dict[str, Any] | None:
+            place = httpx.get(room, headers=buyer, timeout=10)
+            assert place.status_code == 200, place.text
+            found: dict[str, Any] = place.json()
+            return found if found["status"] == "admitted" else None
+
+        place = eventually(admitted, ON_SALE_IN_SECONDS + 20, "admitted")
+        assert datetime.fromisoformat(place["admittedUntil"]) > datetime.now(UTC)
+        ordered = httpx.post(
+            f"{fleet.gateway}/api/orders",
+            json={"ticketId": ticket_id, "quantity": 2},
+            headers={**buyer, "Waiting-Room-Admission": place["admission"]},
+            timeout=10,
+        )
+        assert ordered.status_code == 201, ordered.text
+        assert ordered.json()["quantity"] == 2
+    except AssertionError as error:
+        pod_logs = "\n".join(logs(fleet.pod(name)) for name in ("waitingroom", "orders"))
+        raise AssertionError(f"{error}\n{pod_logs}") from error
 
 
 @pytest.mark.parametrize("name", DEPLOYMENTS)
