@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,8 @@ import httpx
 
 # Long enough to pay in a browser, short enough to watch a reservation lapse in a test.
 RESERVATION_SECONDS = 10
+# A waiting room's turn: long enough to buy in a browser, short enough to watch one lapse.
+ADMISSION_SECONDS = 10
 ARTIFACTS = Path(__file__).parent / "artifacts"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -49,5 +55,44 @@ class Visitor:
         ticket_id: str = response.headers["location"].split("/")[2].split("?")[0]
         return ticket_id
 
+    def list_on_sale(
+        self, title: str, *, opens_in: float, seats: int = 1, limit: int | None = None
+    ) -> tuple[str, datetime]:
+        """A listing whose sale opens `opens_in` seconds from now (through the API: the sell
+        form takes minutes only); its id, and the moment it opens."""
+        on_sale_at = datetime.now(UTC) + timedelta(seconds=opens_in)
+        body: dict[str, Any] = {
+            "title": title, "price": "20", "quantity": seats, "onSaleAt": on_sale_at.isoformat(),
+        }  # fmt: skip
+        if limit is not None:
+            body["perBuyerLimit"] = limit
+        response = self.http.post("/api/tickets", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"]), on_sale_at
+
+    def join_queue(self, ticket_id: str) -> httpx.Response:
+        """Join from the ticket's page, with the room's challenge solved as the widget does."""
+        challenge = self.get("/api/waitingroom/challenge")
+        assert challenge.status_code == 200, challenge.text
+        response: httpx.Response = self.submit(
+            f"/tickets/{ticket_id}/queue",
+            {"altcha": solved(challenge.json())},
+            from_page=f"/tickets/{ticket_id}",
+        )
+        return response
+
     def close(self) -> None:
         self.http.close()
+
+
+def solved(challenge: dict[str, Any]) -> str:
+    """What ALTCHA's widget posts once it has solved a challenge of its v1 format: the number
+    whose SHA-256 after the salt is the challenge, with the challenge, as base64 JSON."""
+    assert challenge["algorithm"] == "SHA-256"
+    for number in range(challenge["maxnumber"] + 1):
+        digest = hashlib.sha256(f"{challenge['salt']}{number}".encode()).hexdigest()
+        if digest == challenge["challenge"]:
+            fields = ("algorithm", "challenge", "salt", "signature")
+            payload = {name: challenge[name] for name in fields} | {"number": number}
+            return base64.b64encode(json.dumps(payload).encode()).decode()
+    raise AssertionError("the challenge has no solution within its maxnumber")

@@ -3,69 +3,14 @@ lapsing while the buyer watches. Screenshots of the main pages go to tests/artif
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
-from client_support import ARTIFACTS, RESERVATION_SECONDS
-from playwright.async_api import Browser, Page, async_playwright, expect
+from browser_support import new_page, shot, sign_up
+from client_support import RESERVATION_SECONDS
+from playwright.async_api import Browser, Page, expect
 
 from tixtest.stack import RunningStack
-
-# What this machine's Chromium needs to run headless as root without reaching the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def chromium_path() -> str:
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
-        if candidate and shutil.which(candidate):
-            return candidate
-    raise AssertionError("chromium is not installed: run scripts/ensure-chromium")
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
-
-
-async def new_page(browser: Browser, platform: RunningStack, width: int = 1200) -> Page:
-    context = await browser.new_context(
-        base_url=platform.gateway, viewport={"width": width, "height": 900}
-    )
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    return page
-
-
-async def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-async def sign_up(page: Page) -> str:
-    email = f"{uuid.uuid4().hex[:10]}@example.com"
-    await page.goto("/auth/signup")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill("password123")
-    await page.get_by_role("button", name="Sign up").click()
-    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    return email
 
 
 async def list_ticket(page: Page, title: str, price: str, seats: int = 1) -> None:

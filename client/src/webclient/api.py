@@ -13,9 +13,18 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from tixcommon.admission import ADMISSION_HEADER
 from tixcommon.http_client import shared_http_client
 from tixcommon.route_table import service_for
-from webclient.schemas import CatalogueQuery, CurrentUser, FieldError, Order, Ticket, TicketForm
+from webclient.schemas import (
+    CatalogueQuery,
+    CurrentUser,
+    FieldError,
+    Order,
+    Place,
+    Ticket,
+    TicketForm,
+)
 from webclient.settings import ClientSettings
 
 SESSION_COOKIE = "session"
@@ -76,12 +85,17 @@ class ApiSession:
         if session:
             self.headers["cookie"] = f"{SESSION_COOKIE}={session}"
 
-    async def send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+    async def send(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         """The raw response of one call; 5xx and unreachable become BackendUnavailable."""
         service = service_for(path)
         try:
             response = await self.backend.http.request(
-                method, self.backend.url(path), json=body, headers=self.headers
+                method,
+                self.backend.url(path),
+                json=body,
+                headers=self.headers | headers if headers else self.headers,
             )
         except httpx.TimeoutException:
             raise BackendUnavailable(service, "timed out") from None
@@ -91,9 +105,11 @@ class ApiSession:
             raise BackendUnavailable(service, f"answered {response.status_code}")
         return response
 
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
+    async def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
         """The JSON of a successful call; a refusal raises ApiError with the API's errors."""
-        response = await self.send(method, path, body)
+        response = await self.send(method, path, body, headers)
         if response.status_code >= 400:
             raise api_error(response)
         if response.status_code == 204 or not response.content:
@@ -126,12 +142,11 @@ class ApiSession:
         return Ticket.model_validate(await self.call("GET", f"/api/tickets/{ticket_id}"))
 
     async def create_ticket(self, form: TicketForm) -> Ticket:
-        body = form.body(clearing=False)
-        return Ticket.model_validate(await self.call("POST", "/api/tickets", body))
+        return Ticket.model_validate(await self.call("POST", "/api/tickets", form.body()))
 
-    async def update_ticket(self, ticket_id: str, form: TicketForm) -> Ticket:
-        body = form.body(clearing=True)
-        return Ticket.model_validate(await self.call("PUT", f"/api/tickets/{ticket_id}", body))
+    async def update_ticket(self, ticket: Ticket, form: TicketForm) -> Ticket:
+        body = form.body(stored=TicketForm.of(ticket))
+        return Ticket.model_validate(await self.call("PUT", f"/api/tickets/{ticket.id}", body))
 
     async def orders(self) -> list[Order]:
         return _ORDERS.validate_python(await self.call("GET", "/api/orders"))
@@ -139,13 +154,32 @@ class ApiSession:
     async def order(self, order_id: str) -> Order:
         return Order.model_validate(await self.call("GET", f"/api/orders/{order_id}"))
 
-    async def place_order(self, ticket_id: str, quantity: str = "1") -> Order:
-        """An order for `quantity` seats, as the form sent it (the API says what it refuses)."""
+    async def place_order(
+        self, ticket_id: str, quantity: str = "1", *, admission: str | None = None
+    ) -> Order:
+        """An order for `quantity` seats, as the form sent it (the API says what it refuses),
+        with the waiting room's `admission` when the ticket sells through one."""
         body = {"ticketId": ticket_id, "quantity": quantity}
-        return Order.model_validate(await self.call("POST", "/api/orders", body))
+        headers = {ADMISSION_HEADER: admission} if admission else None
+        return Order.model_validate(await self.call("POST", "/api/orders", body, headers))
 
     async def cancel_order(self, order_id: str) -> None:
         await self.call("DELETE", f"/api/orders/{order_id}")
+
+    async def join_queue(self, ticket_id: str, altcha: str) -> Place:
+        """A place in the ticket's waiting room, for the proof of work ALTCHA's widget solved
+        (the place the buyer already has, when they have one)."""
+        body = {"altcha": altcha}
+        return Place.model_validate(await self.call("POST", f"/api/waitingroom/{ticket_id}", body))
+
+    async def place(self, ticket_id: str) -> Place | None:
+        """The buyer's place in the ticket's waiting room; None when they have none."""
+        response = await self.send("GET", f"/api/waitingroom/{ticket_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise api_error(response)
+        return Place.model_validate(response.json())
 
 
 def api_error(response: httpx.Response) -> ApiError:

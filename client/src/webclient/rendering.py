@@ -4,6 +4,7 @@ cache-busted static URLs are in every page."""
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -46,12 +47,30 @@ def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
 
 
-def remaining(expires_at: datetime) -> str:
+def clock(moment: datetime) -> str:
+    """A moment within the next minutes, to the second: when a buyer's turn ends."""
+    return moment.astimezone(UTC).strftime("%H:%M:%S UTC")
+
+
+def remaining(expires_at: datetime, left: str = "left to pay", ended: str = "Order expired") -> str:
+    """What a countdown shows before its script runs (and without one): as app.js counts."""
     seconds = int((expires_at - datetime.now(UTC)).total_seconds())
     if seconds <= 0:
-        return "Order expired"
+        return ended
     minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds:02d} s left to pay" if minutes else f"{seconds} s left to pay"
+    return f"{minutes} min {seconds:02d} s {left}" if minutes else f"{seconds} s {left}"
+
+
+def wait(seconds: int) -> str:
+    """A waiting room's estimate, as roughly as an estimate is (app.js words it the same)."""
+    if seconds <= 0:
+        return "any moment now"
+    if seconds < 60:
+        return "less than a minute"
+    hours, minutes = divmod(math.ceil(seconds / 60), 60)
+    if not hours:
+        return f"about {minutes} min"
+    return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"
 
 
 class ImmutableStatic(StaticFiles):
@@ -74,7 +93,7 @@ class Pages:
             stripe_js_url=settings.stripe_js_url,
             stripe_key=settings.stripe_publishable_key,
         )
-        env.filters.update(money=money, remaining=remaining, when=when)
+        env.filters.update(clock=clock, money=money, remaining=remaining, wait=wait, when=when)
 
     def render(
         self,

@@ -39,10 +39,18 @@ class Ticket(ApiModel):
     quantity: int = 1
     available: int = 1
     sold: int = 0  # seats paid for: on a seller's own listings only
+    on_sale_at: datetime | None = None
+    per_buyer_limit: int | None = None
 
     @property
     def started(self) -> bool:
         return self.starts_at is not None and self.starts_at <= datetime.now(UTC)
+
+    @property
+    def queued(self) -> bool:
+        """Whether it sells through the waiting room: a ticket with an on-sale does, before
+        the sale opens and after."""
+        return self.on_sale_at is not None
 
     @property
     def many_seats(self) -> bool:
@@ -55,13 +63,29 @@ class Ticket(ApiModel):
 
     @property
     def seats_to_order(self) -> range:
-        """The choices of the purchase form: never more than are left, nor than an order takes."""
-        return range(1, min(self.available, SEATS_PER_ORDER_MAX) + 1)
+        """The choices of the purchase form: never more than are left, than an order takes, nor
+        than one buyer may have (what they already hold counts too: orders says so)."""
+        most = min(self.available, SEATS_PER_ORDER_MAX, self.per_buyer_limit or SEATS_PER_ORDER_MAX)
+        return range(1, most + 1)
+
+
+def _local_input(moment: datetime | None) -> str:
+    """A moment as the browser's date-time input shows it: in UTC, to the minute."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def _utc_instant(typed: str) -> str:
+    """A date-time input's value as the API's UTC instant (as typed, when it is not one)."""
+    if not typed:
+        return ""
+    if len(typed) == len("2030-06-01T19:30"):  # a datetime-local input leaves seconds out
+        typed += ":00"
+    return f"{typed}Z"
 
 
 class TicketForm(BaseModel):
-    """The sell and edit forms as typed. The start time is the browser's date-time input,
-    read as UTC (the form says so), which is how every page shows it."""
+    """The sell and edit forms as typed. The start and on-sale times are the browser's
+    date-time inputs, read as UTC (the form says so), which is how every page shows them."""
 
     title: str = ""
     price: str = ""
@@ -69,6 +93,8 @@ class TicketForm(BaseModel):
     venue: str = ""
     description: str = ""
     quantity: str = "1"
+    on_sale_at: str = ""
+    per_buyer_limit: str = ""
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketForm:
@@ -76,27 +102,32 @@ class TicketForm(BaseModel):
             title=ticket.title,
             quantity=str(ticket.quantity),
             price=f"{ticket.price:.2f}",
-            starts_at=ticket.starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-            if ticket.starts_at
-            else "",
+            starts_at=_local_input(ticket.starts_at),
             venue=ticket.venue or "",
             description=ticket.description or "",
+            on_sale_at=_local_input(ticket.on_sale_at),
+            per_buyer_limit="" if ticket.per_buyer_limit is None else str(ticket.per_buyer_limit),
         )
 
-    def body(self, *, clearing: bool) -> dict[str, str | None]:
-        """The API's body: an empty event field is left out of a new listing, and cleared
-        (`null`) on an edit."""
+    def body(self, *, stored: TicketForm | None = None) -> dict[str, str | None]:
+        """The API's body: an empty optional field is left out of a new listing, and cleared
+        (`null`) on an edit of the `stored` listing. An on-sale time the edit leaves as it was
+        is left out (kept as stored): once the sale has opened it is in the past, which the API
+        refuses to be sent, and the form shows it only to the minute."""
+        clearing = stored is not None
         body: dict[str, str | None] = {"title": self.title, "price": self.price}
         if self.quantity.strip():  # left out: one seat on a new listing, unchanged on an edit
             body["quantity"] = self.quantity.strip()
-        starts_at = self.starts_at.strip()
-        if len(starts_at) == len("2030-06-01T19:30"):  # a datetime-local input leaves seconds out
-            starts_at += ":00"
-        for key, value in (
-            ("startsAt", f"{starts_at}Z" if starts_at else ""),
+        optional = [
+            ("startsAt", _utc_instant(self.starts_at.strip())),
             ("venue", self.venue.strip()),
             ("description", self.description.strip()),
-        ):
+            ("perBuyerLimit", self.per_buyer_limit.strip()),
+        ]
+        on_sale_at = self.on_sale_at.strip()
+        if stored is None or on_sale_at != stored.on_sale_at:
+            optional.append(("onSaleAt", _utc_instant(on_sale_at)))
+        for key, value in optional:
             if value:
                 body[key] = value
             elif clearing:
@@ -201,6 +232,25 @@ class Order(ApiModel):
     @property
     def live(self) -> bool:
         return self.status in ("created", "awaiting:payment")
+
+
+class Place(ApiModel):
+    """One buyer's place in a ticket's waiting room (the room's answer). `position` and
+    `ahead` are null until the draw at `draw_at`; `admission` comes with `admitted`."""
+
+    ticket_id: str
+    status: Literal["waiting", "admitted", "expired", "sold-out"]
+    position: int | None = None
+    ahead: int | None = None
+    estimated_wait_seconds: int = 0
+    refresh_seconds: int
+    draw_at: datetime | None = None
+    admission: str | None = None
+    admitted_until: datetime | None = None
+
+    @property
+    def drawn(self) -> bool:
+        return self.position is not None
 
 
 class FieldError(BaseModel):

@@ -76,6 +76,10 @@ class SecurityHeaders:
             f"script-src 'self' {stripe}; "
             f"connect-src 'self' {stripe}; "
             f"frame-src {stripe}; "
+            # ALTCHA's widget solves the waiting room's proof of work in Web Workers started
+            # from its worker.js, one of our static files (said here, not left to fall back to
+            # script-src).
+            "worker-src 'self'; "
             "img-src 'self' data:; "
             "style-src 'self'; "
             "form-action 'self'; "

@@ -24,6 +24,8 @@ def ticket_form(
     venue: FormText = "",
     description: FormText = "",
     quantity: FormText = "",
+    on_sale_at: Annotated[str, Form(alias="onSaleAt")] = "",
+    per_buyer_limit: Annotated[str, Form(alias="perBuyerLimit")] = "",
 ) -> TicketForm:
     return TicketForm(
         title=title,
@@ -32,6 +34,8 @@ def ticket_form(
         venue=venue,
         description=description,
         quantity=quantity,
+        on_sale_at=on_sale_at,
+        per_buyer_limit=per_buyer_limit,
     )
 
 
@@ -147,6 +151,15 @@ def purchase_block(ticket: Ticket, user: CurrentUser | None) -> str | None:
     return None
 
 
+def queue_block(ticket: Ticket, user: CurrentUser | None) -> str | None:
+    """Why this user cannot join this ticket's waiting room, or None when they can: as for a
+    purchase, except that seats all held are no reason, since the room keeps the place of
+    whoever waits for the seats that come back."""
+    if ticket.status == "reserved":
+        ticket = ticket.model_copy(update={"status": "available"})
+    return purchase_block(ticket, user)
+
+
 async def _ticket_page(
     request: Request,
     render: Render,
@@ -160,7 +173,7 @@ async def _ticket_page(
     context = {
         "title": ticket.title,
         "ticket": ticket,
-        "blocked": purchase_block(ticket, user),
+        "blocked": (queue_block if ticket.queued else purchase_block)(ticket, user),
         "own": user is not None and ticket.user_id == user.id,
         "listed": request.query_params.get("listed") == "1",
         "error": error,
@@ -227,7 +240,7 @@ async def update_ticket(
 ) -> Response:
     ticket = await _owned(api, user, ticket_id)
     try:
-        await api.update_ticket(ticket_id, form)
+        await api.update_ticket(ticket, form)
     except ApiError as error:
         return _form_page(request, render, user, form=form, ticket=ticket, error=error)
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
