@@ -30,7 +30,9 @@ CLONE_NEWNET = 0x40000000
 # Where the data servers listen, each on a port of its own; each data workload's Services have
 # an address of their own (from 127.0.0.2), their ports forwarded to its server's.
 DATA_ADDRESS = "127.0.0.1"
-GATEWAY_PORT = 8080
+# Not 8080, the web client's default API_URL: a client that is not given a service's own address
+# must fail here as it would in the cluster, where nothing answers its default.
+GATEWAY_PORT = 8088
 # A reservation lapses in seconds here, not the dev overlay's 15 minutes, so one can be seen.
 EXPIRATION_WINDOW_SECONDS = "6"
 
