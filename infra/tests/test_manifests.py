@@ -23,8 +23,6 @@ from kube import (
     containers,
     pod_spec,
 )
-from waitingroom.app import create_app as create_waitingroom
-from waitingroom.settings import WaitingRoomSettings
 
 from auth.app import create_app as create_auth
 from auth.settings import AuthSettings
@@ -39,6 +37,8 @@ from tickets.settings import TicketsSettings
 from tixcommon.route_table import DEFAULT_SERVICE, ROUTES, service_for
 from tixcommon.settings import EventServiceSettings, ProcessSettings
 from tixcommon.tracing import OTLP_VARIABLES
+from waitingroom.app import create_app as create_waitingroom
+from waitingroom.settings import WaitingRoomSettings
 from webclient.app import create_app as create_client
 from webclient.settings import ClientSettings
 

@@ -18,15 +18,15 @@ from room_kit import (
     SetAvailable,
     solve_for,
 )
-from waitingroom.app import create_app
-from waitingroom.service import WaitingRoom
-from waitingroom.settings import WaitingRoomSettings
-from waitingroom.wiring import Wiring
 
 from tixcommon.bus import Publisher
 from tixcommon.events import TicketCreated, TicketUpdated
 from tixcommon.settings import load_settings
 from tixtest import RedisServer, SignedInUser, serve_app, wait_until
+from waitingroom.app import create_app
+from waitingroom.service import WaitingRoom
+from waitingroom.settings import WaitingRoomSettings
+from waitingroom.wiring import Wiring
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from room_kit import Clock, Join, ListSale
-from waitingroom.app import create_app
-from waitingroom.settings import WaitingRoomSettings
 
 from tixcommon.settings import load_settings
 from tixtest import RedisServer, SignedInUser, serve_app
+from waitingroom.app import create_app
+from waitingroom.settings import WaitingRoomSettings
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
-from waitingroom.proof_of_work import ProofOfWork
-from waitingroom.repository import RoomStore
-from waitingroom.service import RoomRules, WaitingRoom
 
 from tixcommon.admission import AdmissionCodec
 from tixtest import RedisServer
+from waitingroom.proof_of_work import ProofOfWork
+from waitingroom.repository import RoomStore
+from waitingroom.service import RoomRules, WaitingRoom
 
 ACCOUNTS = [f"{n:024x}" for n in range(1, 9)]
 TICKET = "f" * 24
@@ -225,7 +225,10 @@ async def _apply(
                 model.bought[account] = bought + seats
                 held = model.reserve.get(account, 0)
                 # A reserve the round has not dropped yet may still be there once lapsed.
-                taken = await store.use_admission(TICKET, account, seats)
+                order_id = uuid.uuid4().hex
+                taken = await store.use_admission(TICKET, account, seats, order_id)
+                # Heard again (a redelivery): nothing more.
+                assert await store.use_admission(TICKET, account, seats, order_id) == 0
                 assert taken == min(held, seats)
                 if held - taken > 0:
                     model.reserve[account] = held - taken

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from bson import ObjectId
 from room_kit import ADMISSION_SECONDS, DIFFICULTY, Clock, Join, ListSale, SetAvailable, solve_for
-from waitingroom.service import WaitingRoom
 
 from tixcommon.admission import AdmissionCodec
 from tixcommon.bus import Publisher
 from tixcommon.events import OrderCreated, OrderStatus, TicketPrice
 from tixtest import SignedInUser, wait_until
+from waitingroom.service import WaitingRoom
 
 
 async def place_of(client: httpx.AsyncClient, user: SignedInUser, ticket_id: str) -> Any:

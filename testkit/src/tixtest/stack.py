@@ -121,8 +121,8 @@ def sign_up(base_url: str) -> dict[str, str]:
 def stack_env(data_dir: Path, **overrides: str) -> tuple[dict[str, str], int]:
     """The environment of a `tix dev` on free ports with its data under `data_dir`."""
     env = {key: value for key, value in os.environ.items() if key not in _INHERITED}
-    # The gateway, then the six HTTP processes on TIX_BASE_PORT + 1..6, their metrics on 7..13.
-    gateway_port = free_port_block(14)
+    # The gateway, then the seven HTTP processes on TIX_BASE_PORT + 1..7, their metrics on 8..15.
+    gateway_port = free_port_block(16)
     env.update(
         {
             "TIX_DATA_DIR": str(data_dir),

@@ -46,5 +46,5 @@ class RoomKeeper:
     async def order_created(self, event: OrderCreated) -> Outcome:
         # The order holds its seats now, so the admission no longer holds them back. (For a
         # ticket with no room, or a buyer with no admission, this changes nothing.)
-        await self.store.use_admission(event.ticket.id, event.user_id, event.quantity)
+        await self.store.use_admission(event.ticket.id, event.user_id, event.quantity, event.id)
         return Outcome.ACK

@@ -5,7 +5,8 @@ Per room (ticket T): `T:room` (a hash: the ticket's version, onSaleAt, available
 `T:early` (who joined before the sale, unordered until the draw), `T:line` (who waits, by
 place: 1..n drawn, then 10^9 + arrival), `T:admitted` (every admission's end, until the account
 rejoins), `T:leases` and `T:reserve` (unexpired admissions and the seats each may still buy:
-what holds seats back, summed in the room's `reserved`), `T:recent` (admissions of the last
+what holds seats back, summed in the room's `reserved`; `T:ordered`, the orders that used
+them, so a redelivered order uses nothing twice), `T:recent` (admissions of the last
 minute: the rate), `T:log` (everyone admitted, in order).
 """
 
@@ -68,6 +69,7 @@ class RoomKeys:
         self.admitted = f"{base}admitted"
         self.leases = f"{base}leases"
         self.reserve = f"{base}reserve"
+        self.ordered = f"{base}ordered"
         self.recent = f"{base}recent"
         self.log = f"{base}log"
 
@@ -218,15 +220,12 @@ class RoomStore:
         version = await _reply(self.redis.hget(self.keys(ticket_id).room, "version"))
         return None if version is None else int(_text(version))
 
-    async def use_admission(self, ticket_id: str, account: str, seats: int) -> int:
+    async def use_admission(self, ticket_id: str, account: str, seats: int, order_id: str) -> int:
         """The account ordered `seats`: its admission holds that many fewer back (its order
         holds them). How many it held back."""
         room = self.keys(ticket_id)
-        return int(
-            await _evaluated(
-                self._use, keys=[room.room, room.leases, room.reserve], args=[account, seats]
-            )
-        )
+        keys = [room.room, room.leases, room.reserve, room.ordered]
+        return int(await _evaluated(self._use, keys=keys, args=[account, seats, order_id]))
 
     async def reserved(self, ticket_id: str) -> int:
         """Seats unexpired admissions may still buy (as of the last round)."""
