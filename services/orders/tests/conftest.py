@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from bson import ObjectId
 
 from orders.app import create_app
 from orders.settings import OrdersSettings
+from tixcommon.admission import ADMISSION_HEADER, AdmissionCodec
 from tixcommon.bus import Publisher
 from tixcommon.events import TicketCreated
 from tixcommon.settings import load_settings
@@ -41,6 +43,8 @@ def list_ticket(
         price: float = 20,
         starts_at: datetime | None = None,
         quantity: int = 1,
+        on_sale_at: datetime | None = None,
+        per_buyer_limit: int | None = None,
     ) -> dict[str, Any]:
         event = TicketCreated(
             id=str(ObjectId()),
@@ -51,12 +55,27 @@ def list_ticket(
             starts_at=starts_at,
             quantity=quantity,
             available=quantity,
+            on_sale_at=on_sale_at,
+            per_buyer_limit=per_buyer_limit,
         )
         await publish.publish(event)
         await wait_until(lambda: _orderable(client, event.id), message="ticket replicated")
         return event.model_dump(by_alias=True)
 
     return listed
+
+
+@pytest.fixture
+def admit(jwt_key: str) -> Callable[..., dict[str, str]]:
+    """The header of a waiting room's admission, as the room issues one: of `user_id` to
+    `ticket_id`, for ten minutes unless `until` (Unix seconds) says otherwise."""
+    codec = AdmissionCodec(jwt_key)
+
+    def header(user_id: str, ticket_id: str, until: float | None = None) -> dict[str, str]:
+        expires = int(time.time() + 600 if until is None else until)
+        return {ADMISSION_HEADER: codec.issue(user_id, ticket_id, expires)}
+
+    return header
 
 
 async def _orderable(client: httpx.AsyncClient, ticket_id: str) -> bool:

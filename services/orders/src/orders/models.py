@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pymongo import IndexModel
 
 from tixcommon.db import ReplicaDocument, VersionedDocument
 from tixcommon.events import OrderStatus
 from tixcommon.money import PricedInCents
+
+
+class BuyerCounts(StrEnum):
+    """Whether orders counts each account's seats of a ticket (`BUYER_SEATS`), and since when.
+    Counting starts with the ticket's first `perBuyerLimit` and never stops, so that a limit
+    lifted and set again still counts every seat held meanwhile."""
+
+    NONE = "none"  # no limit was ever set: nothing is counted, no account has a count
+    FROM_LISTING = "from_listing"  # since the ticket was listed: no count means no seats
+    # Since a limit was first set, when orders may already have held seats: an account's count
+    # starts from the seats its orders hold when it is first needed.
+    SINCE_LIMIT = "since_limit"
 
 
 class TicketReplica(ReplicaDocument, PricedInCents):
@@ -18,6 +31,9 @@ class TicketReplica(ReplicaDocument, PricedInCents):
     starts_at: datetime | None = None
     quantity: int = 1
     free: int = 0
+    on_sale_at: datetime | None = None
+    per_buyer_limit: int | None = None
+    buyer_counts: BuyerCounts = BuyerCounts.NONE
 
     class Settings:
         name = "tickets"
@@ -46,3 +62,11 @@ class Order(VersionedDocument):
             IndexModel([("ticket.id", 1), ("holds_ticket", 1)], name="holders_of_ticket"),
             IndexModel([("user_id", 1), ("_id", 1)], name="orders_of_user"),
         ]
+
+
+# One account's seats of one ticket, over its live and complete orders, `{_id:
+# "<buyer>:<ticket>", held}`: what a per-buyer limit is checked against, with one conditional
+# write in the order's transaction, and given back in the cancel's (`BuyerSeatsRepository`).
+# Kept only for tickets that count their buyers (`TicketReplica.buyer_counts`); a collection
+# beside the orders, with no index but its `_id`.
+BUYER_SEATS = "buyer_seats"

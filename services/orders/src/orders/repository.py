@@ -1,13 +1,19 @@
 """The orders service's data: its orders (owned, changed by compare-and-set) and its replica of
 tickets (fed by ticket events under the next-version rule), with the count of seats it may
-still sell, which it takes from and gives back to with each order, in the order's transaction."""
+still sell, which it takes from and gives back to with each order, in the order's transaction,
+and each account's count of its seats of a ticket with a per-buyer limit, kept the same way."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
-from orders.models import Order, TicketReplica
+from orders.models import BUYER_SEATS, BuyerCounts, Order, TicketReplica
 from tixcommon.db import ApplyResult
 from tixcommon.events import OrderStatus, TicketCreated, TicketUpdated
 from tixcommon.money import to_cents
@@ -29,6 +35,16 @@ class OrderRepository:
         """The seats of the ticket's live and complete orders."""
         holders = Order.get_pymongo_collection().find(
             {"ticket.id": ticket_id, "holds_ticket": True}, {"quantity": 1}
+        )
+        return sum([order.get("quantity", 1) async for order in holders])
+
+    async def seats_of_buyer(self, buyer_id: str, ticket_id: str, *, session: Session) -> int:
+        """The seats of the buyer's live and complete orders of the ticket (by the buyer's
+        orders' index: an account has few)."""
+        holders = Order.get_pymongo_collection().find(
+            {"user_id": buyer_id, "ticket.id": ticket_id, "holds_ticket": True},
+            {"quantity": 1},
+            session=session,
         )
         return sum([order.get("quantity", 1) async for order in holders])
 
@@ -54,28 +70,57 @@ class OrderRepository:
 _RETIRED_HOLDER_INDEX = "one_holder_per_ticket"
 
 
+@dataclass(frozen=True)
+class SeatsTaken:
+    """What the replica said as an order's seats were taken: the version they were counted
+    against, and the per-buyer limit then (read by the write, so no edit can slip between)."""
+
+    version: int
+    per_buyer_limit: int | None
+    buyer_counts: BuyerCounts
+
+
+_AT_WRITE = {"version": 1, "per_buyer_limit": 1, "buyer_counts": 1}
+
+
+def _buyer_counts(replica: dict[str, object] | None) -> BuyerCounts:
+    # Replicas stored before per-buyer limits have no `buyer_counts`: none were counted.
+    return BuyerCounts(str((replica or {}).get("buyer_counts", BuyerCounts.NONE)))
+
+
 class TicketReplicaRepository:
     async def get(self, ticket_id: ObjectId) -> TicketReplica | None:
         return await TicketReplica.get(ticket_id)
 
     async def take_seats(
         self, ticket_id: str, seats: int, *, session: Session = None
-    ) -> int | None:
+    ) -> SeatsTaken | None:
         """Take `seats` of the ticket's free ones, only if that many are free: one conditional
-        write, so however many orders race, no more seats are taken than there are. The
-        replica's version they were counted against, or None if too few were free."""
+        write, so however many orders race, no more seats are taken than there are. None if
+        too few were free."""
         taken = await TicketReplica.get_pymongo_collection().find_one_and_update(
             {"_id": ObjectId(ticket_id), "free": {"$gte": seats}},
             {"$inc": {"free": -seats}},
-            projection={"version": 1},
+            projection=_AT_WRITE,
             session=session,
         )
-        return None if taken is None else int(taken["version"])
-
-    async def give_back_seats(self, ticket_id: str, seats: int, *, session: Session) -> None:
-        await TicketReplica.get_pymongo_collection().update_one(
-            {"_id": ObjectId(ticket_id)}, {"$inc": {"free": seats}}, session=session
+        if taken is None:
+            return None
+        limit = taken.get("per_buyer_limit")
+        return SeatsTaken(
+            int(taken["version"]), None if limit is None else int(limit), _buyer_counts(taken)
         )
+
+    async def give_back_seats(self, ticket_id: str, seats: int, *, session: Session) -> BuyerCounts:
+        """Give the seats back; whether the ticket counts its buyers' seats (then theirs are
+        given back too, in the same transaction)."""
+        replica = await TicketReplica.get_pymongo_collection().find_one_and_update(
+            {"_id": ObjectId(ticket_id)},
+            {"$inc": {"free": seats}},
+            projection={"buyer_counts": 1},
+            session=session,
+        )
+        return _buyer_counts(replica)
 
     async def created(self, event: TicketCreated) -> ApplyResult:
         return await TicketReplica.insert_replica(
@@ -86,6 +131,11 @@ class TicketReplicaRepository:
                 starts_at=event.starts_at,
                 quantity=event.quantity,
                 free=event.quantity,  # a new listing: no order of ours holds a seat yet
+                on_sale_at=event.on_sale_at,
+                per_buyer_limit=event.per_buyer_limit,
+                buyer_counts=(
+                    BuyerCounts.NONE if event.per_buyer_limit is None else BuyerCounts.FROM_LISTING
+                ),
                 version=event.version,
             )
         )
@@ -96,7 +146,11 @@ class TicketReplicaRepository:
             return ApplyResult.NOT_YET
         if current.version >= event.version:
             return ApplyResult.ALREADY_APPLIED
-        # Applied only over the version read here, so the change in seats is the right one.
+        counts = current.buyer_counts
+        if counts is BuyerCounts.NONE and event.per_buyer_limit is not None:
+            counts = BuyerCounts.SINCE_LIMIT
+        # Applied only over the version read here, so the change in seats is the right one (and
+        # whether buyers were counted before it).
         return await TicketReplica.apply_version(
             ObjectId(event.id),
             event.version,
@@ -105,6 +159,9 @@ class TicketReplicaRepository:
                 "price_cents": to_cents(event.price),
                 "starts_at": event.starts_at,
                 "quantity": event.quantity,
+                "on_sale_at": event.on_sale_at,
+                "per_buyer_limit": event.per_buyer_limit,
+                "buyer_counts": counts.value,
             },
             increments={"free": event.quantity - current.quantity},
         )
@@ -121,3 +178,73 @@ class TicketReplicaRepository:
             )
             counted += 1
         return counted
+
+
+class BuyerSeatsRepository:
+    """Each account's seats of each ticket that counts them, taken with the order's seats and
+    given back with its cancel, in the same transactions. Each of those transactions also writes
+    the ticket's replica (its `free`), so two of one ticket never both commit from one snapshot
+    (the later writer meets a write conflict, and the driver runs it again on a fresh one): what
+    one reads here (a count, or the orders a first count starts from) nothing else changes
+    before it commits, and no other starts the same count meanwhile."""
+
+    def __init__(self, orders: OrderRepository) -> None:
+        self._orders = orders
+
+    async def take(
+        self, buyer_id: str, ticket_id: str, seats: int, taken: SeatsTaken, *, session: Session
+    ) -> bool:
+        """Count `seats` more for the buyer, only if that keeps the buyer within the ticket's
+        limit (False, counting nothing, if not). One conditional write in the usual case."""
+        if taken.buyer_counts is BuyerCounts.NONE:
+            return True
+        key = f"{buyer_id}:{ticket_id}"
+        collection = _buyer_seats()
+        limit = taken.per_buyer_limit
+        if limit is None:  # lifted: still counted, should it be set again
+            upsert = taken.buyer_counts is BuyerCounts.FROM_LISTING
+            await collection.update_one(
+                {"_id": key}, {"$inc": {"held": seats}}, upsert=upsert, session=session
+            )
+            return True
+        if seats > limit:
+            return False
+        within = {"_id": key, "held": {"$lte": limit - seats}}
+        if taken.buyer_counts is BuyerCounts.FROM_LISTING:
+            # A buyer with no count holds nothing: the upsert starts one. Over the limit, the
+            # filter misses the count there is and the insert its key: a duplicate-key error
+            # (MongoDB retries an upsert's duplicate key only for a filter of equalities).
+            try:
+                await collection.update_one(
+                    within, {"$inc": {"held": seats}}, upsert=True, session=session
+                )
+            except DuplicateKeyError:
+                return False
+            return True
+        counted = await collection.update_one(within, {"$inc": {"held": seats}}, session=session)
+        if counted.matched_count == 1:
+            return True
+        if await collection.find_one({"_id": key}, {"_id": 1}, session=session) is not None:
+            return False
+        # The buyer's first count since the limit was set: from what its orders hold.
+        held = await self._orders.seats_of_buyer(buyer_id, ticket_id, session=session)
+        if held + seats > limit:
+            return False
+        await collection.insert_one({"_id": key, "held": held + seats}, session=session)
+        return True
+
+    async def give_back(
+        self, buyer_id: str, ticket_id: str, seats: int, counts: BuyerCounts, *, session: Session
+    ) -> None:
+        """The order's seats are no longer the buyer's. A ticket counted since its limit was
+        set may have no count for the buyer yet: then the order is in none (its first count
+        will start from the orders that still hold seats)."""
+        if counts is BuyerCounts.NONE:
+            return
+        await _buyer_seats().update_one(
+            {"_id": f"{buyer_id}:{ticket_id}"}, {"$inc": {"held": -seats}}, session=session
+        )
+
+
+def _buyer_seats() -> AsyncCollection[dict[str, Any]]:
+    return Order.get_pymongo_collection().database[BUYER_SEATS]

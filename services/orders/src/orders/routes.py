@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from bson import ObjectId
-from fastapi import Response, status
+from fastapi import Header, Response, status
 
 from orders.schemas import OrderIn, OrderOut
-from orders.service import ALREADY_RESERVED, COMPLETE, NOT_ENOUGH_SEATS, STARTED, STARTS_TOO_SOON
+from orders.service import (
+    ALREADY_RESERVED,
+    COMPLETE,
+    NOT_ADMITTED,
+    NOT_ENOUGH_SEATS,
+    NOT_ON_SALE,
+    STARTED,
+    STARTS_TOO_SOON,
+    over_limit,
+)
 from orders.wiring import Orders
+from tixcommon.admission import ADMISSION_HEADER
 from tixcommon.auth import RequireUser
 from tixcommon.db import parse_object_id
-from tixcommon.errors import BadRequest, NotAuthorized, NotFound
+from tixcommon.errors import BadRequest, Forbidden, NotAuthorized, NotFound
 from tixcommon.fields import IdInPath
 from tixcommon.idempotency import RETRY_SAFE
 from tixcommon.openapi import refusals
 from tixcommon.routers import service_router
 
 router = service_router("/api/orders", tags=["orders"])
+
+Admission = Annotated[
+    str | None,
+    Header(
+        alias=ADMISSION_HEADER,
+        description="The waiting room's admission of the caller to the ticket: required for a "
+        "ticket with `onSaleAt`",
+    ),
+]
 
 
 @router.post(
@@ -28,11 +49,17 @@ router = service_router("/api/orders", tags=["orders"])
         BadRequest(NOT_ENOUGH_SEATS, field="quantity"),
         BadRequest(STARTED, field="ticketId"),
         BadRequest(STARTS_TOO_SOON, field="ticketId"),
+        BadRequest(NOT_ON_SALE, field="ticketId"),
+        over_limit(4),
+        Forbidden(NOT_ADMITTED),
         NotFound(),
     ),
 )
-async def place_order(user: RequireUser, body: OrderIn, orders: Orders) -> OrderOut:
-    return OrderOut.of(await orders.place(user, ObjectId(body.ticket_id), body.quantity))
+async def place_order(
+    user: RequireUser, body: OrderIn, orders: Orders, admission: Admission = None
+) -> OrderOut:
+    placed = await orders.place(user, ObjectId(body.ticket_id), body.quantity, admission=admission)
+    return OrderOut.of(placed)
 
 
 @router.get("")

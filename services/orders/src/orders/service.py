@@ -13,11 +13,12 @@ from bson import ObjectId
 
 from orders.metrics import ORDERS_CANCELLED, ORDERS_COMPLETED, ORDERS_CREATED, RESERVATION_CONFLICTS
 from orders.models import Order, OrderedTicket, TicketReplica
-from orders.repository import OrderRepository, TicketReplicaRepository
+from orders.repository import BuyerSeatsRepository, OrderRepository, TicketReplicaRepository
+from tixcommon.admission import AdmissionCodec
 from tixcommon.auth import UserClaims
 from tixcommon.bus import Outbox, Outcome, Transaction
 from tixcommon.db import retry_on_conflict
-from tixcommon.errors import BadRequest, NotAuthorized, NotFound
+from tixcommon.errors import BadRequest, Forbidden, NotAuthorized, NotFound
 from tixcommon.events import (
     ExpirationComplete,
     OrderCancelled,
@@ -35,6 +36,8 @@ ALREADY_RESERVED = "Ticket is already reserved"
 NOT_ENOUGH_SEATS = "Not enough seats available"
 STARTED = "Event has already started"
 STARTS_TOO_SOON = "Event starts in less than a minute"
+NOT_ON_SALE = "Sales have not started"
+NOT_ADMITTED = "Join the waiting room first"
 COMPLETE = "Cannot cancel a completed order"
 # A reservation that would lapse sooner than this cannot be paid for: refused as too late.
 TIME_TO_PAY = timedelta(minutes=1)
@@ -47,6 +50,17 @@ class OrderNotFound(LookupError):
 
 class _SeatsGone(Exception):
     """Another order took the seats first: the transaction stores nothing."""
+
+
+class _OverLimit(Exception):
+    """The buyer's orders hold too many seats of the ticket: the transaction stores nothing."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+def over_limit(limit: int) -> BadRequest:
+    return BadRequest(f"At most {limit} seats per buyer", field="quantity")
 
 
 def _no_seats(ticket: TicketReplica) -> BadRequest:
@@ -67,19 +81,33 @@ class OrderService:
     expiration_window: timedelta
     orders: OrderRepository
     tickets: TicketReplicaRepository
+    buyers: BuyerSeatsRepository
+    admissions: AdmissionCodec
     placing: KeyedLocks = field(default_factory=KeyedLocks)
 
-    async def place(self, buyer: UserClaims, ticket_id: ObjectId, seats: int = 1) -> Order:
+    async def place(
+        self,
+        buyer: UserClaims,
+        ticket_id: ObjectId,
+        seats: int = 1,
+        *,
+        admission: str | None = None,
+    ) -> Order:
+        """`admission`: the waiting room's, which a ticket with an on-sale requires."""
         # Buyers of one listing in turn (in this process): a rush on one listing is then one
         # conditional write after another, not a storm of conflicting transactions.
         async with self.placing.hold(str(ticket_id)):
-            return await self._place(buyer, ticket_id, seats)
+            return await self._place(buyer, ticket_id, seats, admission)
 
-    async def _place(self, buyer: UserClaims, ticket_id: ObjectId, seats: int) -> Order:
+    async def _place(
+        self, buyer: UserClaims, ticket_id: ObjectId, seats: int, admission: str | None
+    ) -> Order:
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             raise NotFound()
         now = datetime.now(UTC)
+        if ticket.on_sale_at is not None and now < ticket.on_sale_at:
+            raise BadRequest(NOT_ON_SALE, field="ticketId")
         expires_at = now + self.expiration_window
         if ticket.starts_at is not None:
             if ticket.starts_at <= now:
@@ -88,6 +116,14 @@ class OrderService:
                 raise BadRequest(STARTS_TOO_SOON, field="ticketId")
             # A reservation never outlives the event it is for.
             expires_at = min(expires_at, ticket.starts_at)
+        # The room hands out admissions at its rate; checked here with one MAC, no call to it.
+        if ticket.on_sale_at is not None and not (
+            admission is not None
+            and self.admissions.verify(admission, user_id=buyer.id, ticket_id=str(ticket.id))
+        ):
+            raise Forbidden(NOT_ADMITTED)
+        if ticket.per_buyer_limit is not None and seats > ticket.per_buyer_limit:
+            raise over_limit(ticket.per_buyer_limit)
         # A cheap early "no" for the losers of a race once the winners have committed; the
         # conditional write below, not this read, is what makes the reservation atomic.
         if ticket.free < seats:
@@ -105,9 +141,15 @@ class OrderService:
         async def work(tx: Transaction) -> None:
             # The reservation: seats taken only if that many are free, in the transaction
             # that stores the order, so an order exists exactly when its seats are taken.
-            counted_at = await self.tickets.take_seats(order.ticket.id, seats, session=tx.session)
-            if counted_at is None:
+            taken = await self.tickets.take_seats(order.ticket.id, seats, session=tx.session)
+            if taken is None:
                 raise _SeatsGone()
+            # The limit as the seats were taken (not as read above), against the buyer's count.
+            if not await self.buyers.take(
+                buyer.id, order.ticket.id, seats, taken, session=tx.session
+            ):
+                assert taken.per_buyer_limit is not None  # only a limit refuses
+                raise _OverLimit(taken.per_buyer_limit)
             await self.orders.add(order, session=tx.session)
             tx.publish(
                 OrderCreated(
@@ -119,7 +161,7 @@ class OrderService:
                     ticket=TicketPrice(
                         id=order.ticket.id,
                         price=to_dollars(order.ticket.price_cents),
-                        version=counted_at,
+                        version=taken.version,
                     ),
                     quantity=order.quantity,
                 )
@@ -129,6 +171,8 @@ class OrderService:
             await self.outbox.run(work)
         except _SeatsGone:
             raise _no_seats(ticket) from None
+        except _OverLimit as refused:
+            raise over_limit(refused.limit) from None
         ORDERS_CREATED.inc()
         return order
 
@@ -197,7 +241,12 @@ class OrderService:
         async def work(tx: Transaction) -> None:
             cancelled = await self.orders.cancel(order, session=tx.session)
             # Its seats are free again, once: the cancel above commits with this or not at all.
-            await self.tickets.give_back_seats(order.ticket.id, order.quantity, session=tx.session)
+            counts = await self.tickets.give_back_seats(
+                order.ticket.id, order.quantity, session=tx.session
+            )
+            await self.buyers.give_back(
+                order.user_id, order.ticket.id, order.quantity, counts, session=tx.session
+            )
             tx.publish(
                 OrderCancelled(
                     id=str(cancelled.id),

@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import Depends
 
 from orders.replica import TicketReplicaKeeper
-from orders.repository import OrderRepository, TicketReplicaRepository
+from orders.repository import BuyerSeatsRepository, OrderRepository, TicketReplicaRepository
 from orders.service import OrderService
 from orders.settings import OrdersSettings
+from tixcommon.admission import AdmissionCodec
 from tixcommon.context import ServiceContext, wiring_dependency
 
 
@@ -34,6 +35,8 @@ async def open_wiring(context: ServiceContext[OrdersSettings]) -> Wiring:
         timedelta(seconds=settings.expiration_window_seconds),
         order_records,
         tickets,
+        BuyerSeatsRepository(order_records),
+        AdmissionCodec(settings.jwt_key.get_secret_value()),
     )
     return Wiring(settings, orders, TicketReplicaKeeper(tickets))
 
