@@ -13,5 +13,5 @@ PASSWORD_HASH_WAIT = Histogram(
     "How long a sign-in's or sign-up's hash waited for a hashing thread.",
     # Up to the default wait bound (PASSWORD_HASH_MAX_WAIT_SECONDS) and past it: a wait beyond
     # the bound means hashes got slower after the request was admitted.
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40),
 )

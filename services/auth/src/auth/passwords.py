@@ -26,7 +26,7 @@ ARGON2_PARALLELISM = 1
 # Below any hash measured: one is two passes over 19 MiB, 20 to 35 ms of a core here, and a core
 # twice as fast at it would still take 10 ms. The wait estimate never goes below it, so it caps
 # how many sign-ins may wait at once however fast hashes are measured (BoundedPool): with the
-# default wait bound 1,500 per hashing thread, about 90 MiB of waiting requests. On a faster
+# default wait bound 2,000 per hashing thread, about 120 MiB of waiting requests. On a faster
 # core it only makes the bound stricter.
 FASTEST_HASH_SECONDS = 0.01
 
