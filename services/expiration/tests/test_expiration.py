@@ -152,7 +152,8 @@ async def test_order_already_due_expires_at_once(
 
     await publish.publish(order)
 
-    await wait_for_event(bus, "expiration.complete", lambda e: e["orderId"] == order.id, timeout=5)
+    # The deadline includes the worker process starting (imports, connections).
+    await wait_for_event(bus, "expiration.complete", lambda e: e["orderId"] == order.id, timeout=20)
 
 
 async def test_timers_survive_a_worker_restart(
