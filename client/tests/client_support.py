@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tixtest.altcha import solved
 
 # Long enough to pay in a browser, short enough to watch a reservation lapse in a test.
 RESERVATION_SECONDS = 10
@@ -83,16 +82,3 @@ class Visitor:
 
     def close(self) -> None:
         self.http.close()
-
-
-def solved(challenge: dict[str, Any]) -> str:
-    """What ALTCHA's widget posts once it has solved a challenge of its v1 format: the number
-    whose SHA-256 after the salt is the challenge, with the challenge, as base64 JSON."""
-    assert challenge["algorithm"] == "SHA-256"
-    for number in range(challenge["maxnumber"] + 1):
-        digest = hashlib.sha256(f"{challenge['salt']}{number}".encode()).hexdigest()
-        if digest == challenge["challenge"]:
-            fields = ("algorithm", "challenge", "salt", "signature")
-            payload = {name: challenge[name] for name in fields} | {"number": number}
-            return base64.b64encode(json.dumps(payload).encode()).decode()
-    raise AssertionError("the challenge has no solution within its maxnumber")

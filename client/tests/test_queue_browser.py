@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from browser_support import new_page, shot
-from client_support import ADMISSION_SECONDS, solved
+from client_support import ADMISSION_SECONDS
 from playwright.async_api import APIRequestContext, Browser, ConsoleMessage, Page, expect
 
 from tixtest import wait_until
+from tixtest.altcha import solved
 from tixtest.stack import RunningStack
 
 # How long a page may take to show what the room decided: a poll every refreshSeconds (1 to 3

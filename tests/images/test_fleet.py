@@ -5,9 +5,7 @@ Runs in file order: the stops come last."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import os
 import re
 import time
@@ -17,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from altcha.v1 import Challenge, solve_challenge
 from fleet import Fleet
 from kube import Manifests, render
 from pods import engine, logs, wait_for_probe
 
+from tixtest.altcha import solved
 from tixtest.stack import buy_one_and_let_one_lapse, eventually, sign_up
 
 DEPLOYMENTS = sorted(
@@ -171,22 +169,6 @@ def test_the_platforms_api_document_comes_from_the_client_image(fleet: Fleet) ->
         "/api/users/signup", "/api/tickets", "/api/orders", "/api/payments",
         "/api/waitingroom/challenge",
     } <= paths  # fmt: skip
-
-
-def solved(challenge: dict[str, Any]) -> str:
-    """What ALTCHA's widget submits once it has solved the room's challenge."""
-    solution = solve_challenge(
-        Challenge(
-            challenge["algorithm"],
-            challenge["challenge"],
-            challenge["maxnumber"],
-            challenge["salt"],
-            challenge["signature"],
-        )
-    )
-    assert solution is not None, challenge
-    payload = {key: value for key, value in challenge.items() if key != "maxnumber"}
-    return base64.b64encode(json.dumps({**payload, "number": solution.number}).encode()).decode()
 
 
 def test_the_waiting_room_answers_under_its_own_prefix(fleet: Fleet) -> None:

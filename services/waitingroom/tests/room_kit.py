@@ -3,17 +3,14 @@ its widget solves them, and the shapes of the fixtures (conftest.py)."""
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
-from altcha.v1 import Challenge, solve_challenge
 
 from tixtest import SignedInUser
+from tixtest.altcha import solved
 
 DIFFICULTY = 500
 ADMIT_PER_MINUTE = 6
@@ -35,23 +32,6 @@ class Clock:
     @property
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.moment, UTC)
-
-
-def solved(challenge: dict[str, Any]) -> str:
-    """What ALTCHA's widget submits once it has solved the challenge."""
-    solution = solve_challenge(
-        Challenge(
-            challenge["algorithm"],
-            challenge["challenge"],
-            challenge["maxnumber"],
-            challenge["salt"],
-            challenge["signature"],
-        )
-    )
-    assert solution is not None
-    payload = {**challenge, "number": solution.number}
-    payload.pop("maxnumber")
-    return base64.b64encode(json.dumps(payload).encode()).decode()
 
 
 async def solve_for(client: httpx.AsyncClient, user: SignedInUser) -> str:
