@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from tixtest.stack import (
     running_stack,
 )
 
+SIGN_INS = 500
+
 
 def _consumers_idle(nats_url: str, *durables: str) -> bool:
     async def check() -> bool:
@@ -33,6 +36,23 @@ def _consumers_idle(nats_url: str, *durables: str) -> bool:
             await bus.close()
 
     return asyncio.run(check())
+
+
+def _a_burst_of_sign_ins_is_answered(gateway: str) -> None:
+    """What an on-sale brings: 500 sign-ins at once through the gateway, on the settings `tix
+    dev` runs with. Every one is answered 200: none is refused (503) or cut off (504)."""
+    credentials = {"email": "burst@example.com", "password": "password1"}
+
+    async def burst() -> Counter[int]:
+        limits = httpx.Limits(max_connections=SIGN_INS, max_keepalive_connections=SIGN_INS)
+        async with httpx.AsyncClient(base_url=gateway, limits=limits, timeout=60) as http:
+            assert (await http.post("/api/users/signup", json=credentials)).status_code == 201
+            answers = await asyncio.gather(
+                *(http.post("/api/users/signin", json=credentials) for _ in range(SIGN_INS))
+            )
+        return Counter(answer.status_code for answer in answers)
+
+    assert asyncio.run(burst()) == {200: SIGN_INS}
 
 
 def _listening(port: int) -> bool:
@@ -145,6 +165,7 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
     )
     assert signup.status_code == 201
     assert (tmp_path / "data" / "jwt_key").stat().st_mode & 0o777 == 0o600
+    _a_burst_of_sign_ins_is_answered(stack.gateway)
     storefront = httpx.get(f"http://127.0.0.1:{gateway_port}/")  # everything else: the client
     assert storefront.status_code == 200
     assert "Tickets for sale" in storefront.text

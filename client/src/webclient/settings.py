@@ -25,7 +25,9 @@ class ClientSettings(ProcessSettings):
     orders_url: str = ""
     payments_url: str = ""
     waitingroom_url: str = ""
-    api_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Above auth's bound on a sign-in's wait for its hash (PASSWORD_HASH_MAX_WAIT_SECONDS, 20 s):
+    # at an on-sale a sign-in auth has accepted is answered, not cut off by the page.
+    api_timeout_seconds: float = Field(default=30.0, gt=0)
 
     stripe_js_url: str = "https://js.stripe.com/v3/"
     # Publishable (pk_...), meant for browsers: not a secret.
