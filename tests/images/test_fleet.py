@@ -202,7 +202,8 @@ def test_the_waiting_room_answers_under_its_own_prefix(fleet: Fleet) -> None:
 def test_a_buyer_is_admitted_through_the_waiting_room_and_orders(fleet: Fleet) -> None:
     """An on-sale a few seconds ahead, as a browser meets it: the room hears of the listing from
     its event, the buyer joins before the sale (no position until the draw), is drawn and
-    admitted once it starts, and orders with the admission the room handed over."""
+    admitted once it starts, is refused an order without the admission, and orders with the
+    admission the room handed over."""
     seller, buyer = sign_up(fleet.gateway), sign_up(fleet.gateway)
     on_sale_at = datetime.now(UTC) + timedelta(seconds=ON_SALE_IN_SECONDS)
     listed = httpx.post(
@@ -245,6 +246,15 @@ def test_a_buyer_is_admitted_through_the_waiting_room_and_orders(fleet: Fleet) -
 
         place = eventually(admitted, ON_SALE_IN_SECONDS + 20, "admitted")
         assert datetime.fromisoformat(place["admittedUntil"]) > datetime.now(UTC)
+        # Orders checks the admission itself, with the key the fleet's manifests give it.
+        unadmitted = httpx.post(
+            f"{fleet.gateway}/api/orders",
+            json={"ticketId": ticket_id, "quantity": 2},
+            headers=buyer,
+            timeout=10,
+        )
+        assert unadmitted.status_code == 403, unadmitted.text
+        assert unadmitted.json() == {"errors": [{"message": "Join the waiting room first"}]}
         ordered = httpx.post(
             f"{fleet.gateway}/api/orders",
             json={"ticketId": ticket_id, "quantity": 2},
