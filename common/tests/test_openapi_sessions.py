@@ -1,5 +1,5 @@
 """The documents name the sessions a protected route takes: either the session cookie or the
-same token as a bearer, with the 401 a route answers without one."""
+same token as a bearer, with the 401 a route answers without one; and what a 403 means."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from tixcommon.auth import RequireUser
-from tixcommon.openapi import contract_openapi
+from tixcommon.errors import Forbidden
+from tixcommon.openapi import contract_openapi, refusals
 from tixcommon.routers import service_router
 
 
@@ -57,3 +58,18 @@ def test_the_session_schemes_are_described_once() -> None:
             "description": "The session cookie's value, sent as a bearer token",
         },
     }
+
+
+def test_a_route_that_may_forbid_says_what_a_403_means() -> None:
+    router = service_router("/api/gates")
+
+    @router.post("", responses=refusals(Forbidden("Join the line first")))
+    async def pass_gate(user: RequireUser) -> list[str]:
+        return [user.id]
+
+    app = FastAPI()
+    app.include_router(router)
+    forbidden = contract_openapi(app)["paths"]["/api/gates"]["post"]["responses"]["403"]
+
+    assert forbidden["description"] == "Signed in, but not allowed this, for the reason given"
+    assert list(forbidden["content"]["application/json"]["examples"]) == ["Join the line first"]

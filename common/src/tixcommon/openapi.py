@@ -32,6 +32,7 @@ _RETRY_AFTER = {
 _REASONS = {
     400: "Bad request: the input is invalid, or refused for the reason given",
     401: "Not signed in, or not the owner",
+    403: "Signed in, but not allowed this, for the reason given",
     404: "Not found",
     409: "A request with the same Idempotency-Key is still running",
     413: "The body is too large",
