@@ -16,10 +16,13 @@ def test_the_router_serves_one_document_of_every_service(platform: RunningStack)
     prefixes = {"/" + "/".join(path.split("/")[1:3]) for path in document["paths"]}
     assert prefixes == {
         "/api/users", "/api/tickets", "/api/orders", "/api/payments", "/api/waitingroom",
+        "/api/checkins",  # orders', beside /api/orders
     }  # fmt: skip
     operations = [op["operationId"] for path in document["paths"].values() for op in path.values()]
     assert len(operations) == len(set(operations))
-    assert {"sign_up", "list_tickets", "place_order", "pay", "join_room"} <= set(operations)
+    assert {"sign_up", "list_tickets", "place_order", "pay", "join_room", "check_in"} <= set(
+        operations
+    )
     # Orders' own TicketOut (a snapshot: id, title, price) is kept apart from tickets' listing.
     schemas = document["components"]["schemas"]
     assert schemas["OrderOut"]["properties"]["ticket"] == {

@@ -37,6 +37,7 @@ from tickets.settings import TicketsSettings
 from tixcommon.route_table import DEFAULT_SERVICE, ROUTES, service_for
 from tixcommon.settings import EventServiceSettings, ProcessSettings
 from tixcommon.tracing import OTLP_VARIABLES
+from tixdev.stack import new_pass_signing_key
 from waitingroom.app import create_app as create_waitingroom
 from waitingroom.settings import WaitingRoomSettings
 from webclient.app import create_app as create_client
@@ -63,7 +64,7 @@ APPS: dict[str, Callable[[Any], FastAPI]] = {
 }
 # Each user of Redis has its own (the room's load must never slow the reservation clock).
 REDIS_OF = {"expiration": "redis", "waitingroom": "waitingroom-redis"}
-SECRETS = {"jwt-secret", "stripe-secret", "mongo-uri"}
+SECRETS = {"jwt-secret", "pass-secret", "stripe-secret", "mongo-uri"}
 UVICORN_GRACEFUL_SECONDS = 15  # tixcommon.process
 
 
@@ -125,6 +126,16 @@ def _settings_for(package: str, environment: dict[str, str]) -> ProcessSettings:
     )
 
 
+def _stand_in(variable: str) -> str:
+    """A value of the right shape for a secret: pass keys are Ed25519 keys, and a retired
+    key's list may be empty."""
+    if variable == "PASS_SIGNING_KEY":
+        return new_pass_signing_key()
+    if variable == "PASS_RETIRED_KEYS":
+        return ""
+    return secrets.token_urlsafe(48)
+
+
 @pytest.mark.parametrize("variant", variants())
 def test_every_setting_a_service_requires_is_provided_and_none_is_unknown(
     rendered: dict[str, Manifests], variant: str
@@ -149,7 +160,7 @@ def test_every_setting_a_service_requires_is_provided_and_none_is_unknown(
         values = {
             k: s.value for k, s in env.items() if s.value is not None and k not in OTLP_VARIABLES
         }
-        stand_ins = {k: secrets.token_urlsafe(48) for k, s in env.items() if s.secret}
+        stand_ins = {k: _stand_in(k) for k, s in env.items() if s.secret}
         settings = _settings_for(package_of(deployment), {**values, **stand_ins})
         assert settings.port == 8000, name
         if variant.startswith("dev"):
@@ -168,6 +179,7 @@ async def test_probes_hit_routes_the_services_have(
             package,
             {
                 "JWT_KEY": secrets.token_urlsafe(48),
+                "PASS_SIGNING_KEY": new_pass_signing_key(),
                 "MONGO_URI": "mongodb://unused",
                 "NATS_URL": "nats://unused",
                 "REDIS_URL": "redis://unused",

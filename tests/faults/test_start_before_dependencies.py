@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tixdev.services import ServiceSpec, platform_services
+from tixdev.stack import new_pass_signing_key
 from tixtest import MongoServer, NatsServer, RedisServer, StripeServer, free_port_block
 from tixtest.stack import eventually, sign_up
 
@@ -58,6 +59,7 @@ def processes(servers: Servers, tmp_path: Path) -> Iterator[dict[str, subprocess
         **os.environ,
         "ENVIRONMENT": "test",
         "JWT_KEY": secrets.token_urlsafe(48),
+        "PASS_SIGNING_KEY": new_pass_signing_key(),
         "STRIPE_KEY": f"sk_test_{secrets.token_hex(12)}",
         "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
         "STRIPE_API_BASE": servers.stripe.url,

@@ -22,7 +22,7 @@ from kube import Doc, Manifests, render
 from pods import ENGINE, Pod, engine, logs, run_command
 
 from tixdev.gateway import Gateway
-from tixdev.stack import register_local_webhook
+from tixdev.stack import new_pass_signing_key, register_local_webhook
 from tixtest import MongoServer, NatsServer, StripeServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,6 +158,7 @@ def fleet(dev: Manifests, images: dict[str, str], servers: Servers) -> Iterator[
     webhook_secret = f"whsec_{secrets.token_hex(16)}"
     secret_values = {
         ("jwt-secret", "JWT_KEY"): secrets.token_urlsafe(48),
+        ("pass-secret", "PASS_SIGNING_KEY"): new_pass_signing_key(),
         ("stripe-secret", "STRIPE_KEY"): f"sk_test_{secrets.token_hex(12)}",
         ("stripe-secret", "STRIPE_WEBHOOK_SECRET"): webhook_secret,
         ("stripe-secret", "STRIPE_PUBLISHABLE_KEY"): f"pk_test_{secrets.token_hex(12)}",

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from tixcommon.platform_document import merged_document
-from tixcommon.route_table import ROUTES
+from tixcommon.route_table import DOCUMENT_PREFIXES
 from webclient.api import Backend
 
 DOCUMENT_PATH = "/api/openapi.json"
@@ -37,7 +37,7 @@ class KeptDocument:
 
 async def _service_documents(backend: Backend) -> dict[str, dict[str, Any]]:
     documents = {}
-    for prefix, service in ROUTES:
+    for service, prefix in DOCUMENT_PREFIXES.items():
         response = await backend.http.get(backend.url(f"{prefix}/openapi.json"))
         response.raise_for_status()
         documents[service] = response.json()

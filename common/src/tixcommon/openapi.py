@@ -34,7 +34,7 @@ _REASONS = {
     401: "Not signed in, or not the owner",
     403: "Signed in, but not allowed this, for the reason given",
     404: "Not found",
-    409: "A request with the same Idempotency-Key is still running",
+    409: "In conflict with what was done before, for the reason given",
     413: "The body is too large",
     429: "Too many requests",
     503: "A dependency is unavailable; nothing changed, and a retry may succeed",

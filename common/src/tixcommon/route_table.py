@@ -10,9 +10,16 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/orders", "orders"),
     ("/api/payments", "payments"),
     ("/api/waitingroom", "waitingroom"),
+    # The door's scanners check passes in with orders, which issued them.
+    ("/api/checkins", "orders"),
 )
 DEFAULT_SERVICE = "client"
-ROUTED_SERVICES: tuple[str, ...] = tuple(service for _, service in ROUTES)
+ROUTED_SERVICES: tuple[str, ...] = tuple(dict.fromkeys(service for _, service in ROUTES))
+# Where each service serves its own API document (`<prefix>/openapi.json`): its first prefix.
+DOCUMENT_PREFIXES: dict[str, str] = {
+    service: next(prefix for prefix, routed in ROUTES if routed == service)
+    for service in ROUTED_SERVICES
+}
 
 
 def service_for(path: str) -> str:

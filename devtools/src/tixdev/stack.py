@@ -8,6 +8,7 @@ environment is used instead of starting our own.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -61,9 +62,15 @@ def local_secret(data_dir: Path, variable: str, make: Callable[[], str]) -> str:
     return path.read_text().strip()
 
 
+def new_pass_signing_key() -> str:
+    """An Ed25519 signing key as orders takes it: a 32-byte random seed, base64url."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
 def secrets_env(data_dir: Path) -> dict[str, str]:
     return {
         "JWT_KEY": local_secret(data_dir, "JWT_KEY", lambda: secrets.token_urlsafe(48)),
+        "PASS_SIGNING_KEY": local_secret(data_dir, "PASS_SIGNING_KEY", new_pass_signing_key),
         "STRIPE_KEY": local_secret(
             data_dir, "STRIPE_KEY", lambda: f"sk_test_local{secrets.token_hex(12)}"
         ),

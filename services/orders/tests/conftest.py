@@ -13,7 +13,7 @@ from orders.app import create_app
 from orders.settings import OrdersSettings
 from tixcommon.admission import ADMISSION_HEADER, AdmissionCodec
 from tixcommon.bus import Publisher
-from tixcommon.events import TicketCreated
+from tixcommon.events import PaymentCreated, TicketCreated
 from tixcommon.settings import load_settings
 from tixtest import SignedInUser, serve_app, wait_until
 
@@ -45,14 +45,17 @@ def list_ticket(
         quantity: int = 1,
         on_sale_at: datetime | None = None,
         per_buyer_limit: int | None = None,
+        seller_id: str = "e" * 24,
+        venue: str | None = None,
     ) -> dict[str, Any]:
         event = TicketCreated(
             id=str(ObjectId()),
             version=0,
             title=title,
             price=price,
-            user_id="e" * 24,
+            user_id=seller_id,
             starts_at=starts_at,
+            venue=venue,
             quantity=quantity,
             available=quantity,
             on_sale_at=on_sale_at,
@@ -63,6 +66,36 @@ def list_ticket(
         return event.model_dump(by_alias=True)
 
     return listed
+
+
+@pytest.fixture
+def paid(client: httpx.AsyncClient, publish: Publisher) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """An order of `quantity` seats placed by `buyer` and paid for (payments' event): the
+    order as its buyer then finds it, complete."""
+
+    async def order(
+        buyer: SignedInUser, ticket: dict[str, Any], quantity: int = 1
+    ) -> dict[str, Any]:
+        placed = await client.post(
+            "/api/orders",
+            json={"ticketId": ticket["id"], "quantity": quantity},
+            headers=buyer.headers,
+        )
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["id"]
+        await publish.publish(
+            PaymentCreated(id=str(ObjectId()), order_id=order_id, stripe_id="pi_passes")
+        )
+
+        async def complete() -> dict[str, Any] | None:
+            found = await client.get(f"/api/orders/{order_id}", headers=buyer.headers)
+            body: dict[str, Any] = found.json()
+            return body if body["status"] == "complete" else None
+
+        completed: dict[str, Any] = await wait_until(complete, message="order complete")
+        return completed
+
+    return order
 
 
 @pytest.fixture

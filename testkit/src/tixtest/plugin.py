@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 from tixcommon.auth import SESSION_COOKIE, SessionCodec
 from tixcommon.bus import EventBus, Publisher
 from tixdev.servers import MongoServer, NatsServer, RedisServer, StripeServer
+from tixdev.stack import new_pass_signing_key
 from tixtest.events import wait_until
 
 
@@ -87,6 +88,12 @@ def jwt_key() -> str:
 
 
 @pytest.fixture(scope="session")
+def pass_signing_key() -> str:
+    """An Ed25519 seed, as orders takes its pass signing key: 32 random bytes, base64url."""
+    return new_pass_signing_key()
+
+
+@pytest.fixture(scope="session")
 def session_codec(jwt_key: str) -> SessionCodec:
     return SessionCodec(jwt_key, lifetime_seconds=3600)
 
@@ -139,6 +146,7 @@ def publish(bus: EventBus) -> Publisher:
 def service_env(
     monkeypatch: pytest.MonkeyPatch,
     jwt_key: str,
+    pass_signing_key: str,
     mongo_server: MongoServer,
     nats_server: NatsServer,
     database_name: str,
@@ -149,6 +157,7 @@ def service_env(
     env = {
         "ENVIRONMENT": "test",
         "JWT_KEY": jwt_key,
+        "PASS_SIGNING_KEY": pass_signing_key,
         "MONGO_URI": mongo_server.url,
         "MONGO_DB": database_name,
         "NATS_URL": nats_server.url,

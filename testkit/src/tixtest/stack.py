@@ -25,7 +25,10 @@ from tixcommon.auth import SESSION_COOKIE
 from tixdev.servers import free_port_block
 
 # Whatever the developer's shell points at, the stack under test starts its own.
-_INHERITED = {"MONGO_URI", "NATS_URL", "REDIS_URL", "STRIPE_API_BASE", "JWT_KEY", "STRIPE_KEY"}
+_INHERITED = {
+    "MONGO_URI", "NATS_URL", "REDIS_URL", "STRIPE_API_BASE", "JWT_KEY", "STRIPE_KEY",
+    "PASS_SIGNING_KEY",
+}  # fmt: skip
 
 
 def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:

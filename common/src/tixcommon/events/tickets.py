@@ -21,6 +21,7 @@ class TicketCreated(Event):
     price: float
     user_id: EntityId
     starts_at: datetime | None = None  # when the event starts, if its seller said
+    venue: str | None = None  # where, if its seller said: printed on the passes
     # Seats listed, and those not held by a live or complete order. Absent from producers that
     # predate seats: one seat, free unless `orderId` says otherwise.
     quantity: Seats = 1
@@ -40,6 +41,7 @@ class TicketUpdated(Event):
     price: float
     user_id: EntityId
     starts_at: datetime | None = None  # when the event starts, if its seller said
+    venue: str | None = None  # where, if its seller said: printed on the passes
     quantity: Seats = 1
     available: SeatsLeft | None = None
     # A scheduled sale (sold through the waiting room) and the most seats one account may hold;

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from orders.listeners import subscriptions
-from orders.models import Order, TicketReplica
-from orders.routes import router
+from orders.models import Order, Pass, TicketReplica
+from orders.routes import checkins, router
 from orders.settings import OrdersSettings
 from orders.wiring import open_wiring
 from tixcommon.app import create_app as create_service_app
@@ -17,8 +17,8 @@ def create_app(settings: OrdersSettings) -> FastAPI:
         settings,
         title="TixVibe orders",
         api_prefix="/api/orders",
-        routers=[router],
-        documents=[Order, TicketReplica],
+        routers=[router, checkins],
+        documents=[Order, Pass, TicketReplica],
         wiring=open_wiring,
         subscriptions=subscriptions,
     )

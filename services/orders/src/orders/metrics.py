@@ -15,3 +15,12 @@ RESERVATION_CONFLICTS = Counter(
     "tixvibe_reservation_conflicts_total",
     "Orders refused because another live order holds the ticket (the losers of a race).",
 )
+PASSES_ISSUED = Counter(
+    "tixvibe_passes_issued_total", "Passes issued: one per seat of an order paid for."
+)
+CHECK_INS = Counter(
+    "tixvibe_check_ins_total",
+    "Scans at the door, by outcome: checked-in, repeated (the same scan sent again), already "
+    "(checked in before), not-yours (another seller's pass), invalid (a code we did not sign).",
+    ["outcome"],
+)

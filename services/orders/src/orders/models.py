@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from beanie import Document
 from pymongo import IndexModel
 
 from tixcommon.db import ReplicaDocument, VersionedDocument
@@ -29,6 +30,10 @@ class TicketReplica(ReplicaDocument, PricedInCents):
 
     title: str
     starts_at: datetime | None = None
+    venue: str | None = None
+    # Its seller, whose scanners alone may check its passes in. None on a replica stored before
+    # passes until the ticket's next event.
+    seller_id: str | None = None
     quantity: int = 1
     free: int = 0
     on_sale_at: datetime | None = None
@@ -48,6 +53,8 @@ class OrderedTicket(PricedInCents):
 
 class Order(VersionedDocument):
     user_id: str
+    # Where its passes are mailed: the buyer's address as the session that placed it said.
+    buyer_email: str | None = None
     status: OrderStatus
     expires_at: datetime
     ticket: OrderedTicket
@@ -61,6 +68,34 @@ class Order(VersionedDocument):
         indexes = [
             IndexModel([("ticket.id", 1), ("holds_ticket", 1)], name="holders_of_ticket"),
             IndexModel([("user_id", 1), ("_id", 1)], name="orders_of_user"),
+        ]
+
+
+class PassStatus(StrEnum):
+    VALID = "valid"
+    CHECKED_IN = "checked-in"
+
+
+class Pass(Document):
+    """One seat of a complete order: the signed code its QR code holds, and its check-in,
+    changed by one conditional write from `valid` (so two scanners cannot both let it in)."""
+
+    order_id: str
+    ticket_id: str
+    seat: int
+    of: int  # the order's seats
+    code: str
+    status: PassStatus = PassStatus.VALID
+    checked_in_at: datetime | None = None
+    # The scanner's id for the scan that checked it in: the same scan sent again is answered
+    # as it was the first time.
+    check_in_nonce: str | None = None
+
+    class Settings:
+        name = "passes"
+        indexes = [
+            # One pass per seat of an order, however often its completion is handled.
+            IndexModel([("order_id", 1), ("seat", 1)], name="seats_of_order", unique=True),
         ]
 
 

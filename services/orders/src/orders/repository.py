@@ -1,19 +1,22 @@
 """The orders service's data: its orders (owned, changed by compare-and-set) and its replica of
 tickets (fed by ticket events under the next-version rule), with the count of seats it may
 still sell, which it takes from and gives back to with each order, in the order's transaction,
-and each account's count of its seats of a ticket with a per-buyer limit, kept the same way."""
+and each account's count of its seats of a ticket with a per-buyer limit, kept the same way;
+and the passes of complete orders, checked in by one conditional write each."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from orders.models import BUYER_SEATS, BuyerCounts, Order, TicketReplica
+from orders.models import BUYER_SEATS, BuyerCounts, Order, Pass, PassStatus, TicketReplica
 from tixcommon.db import ApplyResult
 from tixcommon.events import OrderStatus, TicketCreated, TicketUpdated
 from tixcommon.money import to_cents
@@ -133,6 +136,8 @@ class TicketReplicaRepository:
                 free=event.quantity,  # a new listing: no order of ours holds a seat yet
                 on_sale_at=event.on_sale_at,
                 per_buyer_limit=event.per_buyer_limit,
+                venue=event.venue,
+                seller_id=event.user_id,
                 buyer_counts=(
                     BuyerCounts.NONE if event.per_buyer_limit is None else BuyerCounts.FROM_LISTING
                 ),
@@ -161,6 +166,8 @@ class TicketReplicaRepository:
                 "quantity": event.quantity,
                 "on_sale_at": event.on_sale_at,
                 "per_buyer_limit": event.per_buyer_limit,
+                "venue": event.venue,
+                "seller_id": event.user_id,
                 "buyer_counts": counts.value,
             },
             increments={"free": event.quantity - current.quantity},
@@ -248,3 +255,36 @@ class BuyerSeatsRepository:
 
 def _buyer_seats() -> AsyncCollection[dict[str, Any]]:
     return Order.get_pymongo_collection().database[BUYER_SEATS]
+
+
+class PassRepository:
+    async def add(self, passes: list[Pass], *, session: Session) -> None:
+        await Pass.insert_many(passes, session=session)
+
+    async def of_orders(self, order_ids: list[str]) -> dict[str, list[Pass]]:
+        """Each order's passes, seat by seat: one query for all of them."""
+        found: dict[str, list[Pass]] = {order_id: [] for order_id in order_ids}
+        if not order_ids:
+            return found
+        async for issued in Pass.find({"order_id": {"$in": order_ids}}).sort("seat"):
+            found[issued.order_id].append(issued)
+        return found
+
+    async def get(self, pass_id: ObjectId) -> Pass | None:
+        return await Pass.get(pass_id)
+
+    async def check_in(self, pass_id: ObjectId, at: datetime, nonce: str | None) -> Pass | None:
+        """Checked in only if it was not yet: one conditional write, so of two scanners racing
+        for one pass exactly one succeeds. None if it was not valid (or does not exist)."""
+        changed = await Pass.get_pymongo_collection().find_one_and_update(
+            {"_id": pass_id, "status": PassStatus.VALID.value},
+            {
+                "$set": {
+                    "status": PassStatus.CHECKED_IN.value,
+                    "checked_in_at": at,
+                    "check_in_nonce": nonce,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if changed is None else Pass.model_validate(changed)

@@ -1,13 +1,17 @@
-"""The orders routes of the HTTP contract."""
+"""The orders routes of the HTTP contract, and the door's: passes and check-ins."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
 from bson import ObjectId
 from fastapi import Header, Response, status
 
-from orders.schemas import OrderIn, OrderOut
+from orders.models import Order, Pass
+from orders.pass_images import PassSheet, passes_pdf, qr_png, qr_svg
+from orders.passes import ALREADY_CHECKED_IN, INVALID_CODE, NOT_YOUR_EVENT, SCANNED_LATER
+from orders.schemas import CheckedInTicket, CheckInIn, CheckInOut, OrderIn, OrderOut
 from orders.service import (
     ALREADY_RESERVED,
     COMPLETE,
@@ -18,17 +22,18 @@ from orders.service import (
     STARTS_TOO_SOON,
     over_limit,
 )
-from orders.wiring import Orders
+from orders.wiring import Orders, Passes
 from tixcommon.admission import ADMISSION_HEADER
-from tixcommon.auth import RequireUser
+from tixcommon.auth import RequireUser, UserClaims
 from tixcommon.db import parse_object_id
-from tixcommon.errors import BadRequest, Forbidden, NotAuthorized, NotFound
+from tixcommon.errors import BadRequest, Conflict, Forbidden, NotAuthorized, NotFound
 from tixcommon.fields import IdInPath
 from tixcommon.idempotency import RETRY_SAFE
 from tixcommon.openapi import refusals
 from tixcommon.routers import service_router
 
 router = service_router("/api/orders", tags=["orders"])
+checkins = service_router("/api/checkins", tags=["passes"])
 
 Admission = Annotated[
     str | None,
@@ -43,6 +48,7 @@ Admission = Annotated[
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model_exclude_none=True,
     dependencies=[RETRY_SAFE],
     responses=refusals(
         BadRequest(ALREADY_RESERVED, field="ticketId"),
@@ -62,14 +68,134 @@ async def place_order(
     return OrderOut.of(placed)
 
 
-@router.get("")
+@router.get("", response_model_exclude_none=True)
 async def list_my_orders(user: RequireUser, orders: Orders) -> list[OrderOut]:
-    return [OrderOut.of(order) for order in await orders.mine(user)]
+    mine = await orders.mine(user)
+    passes = await orders.passes_of(mine)
+    return [OrderOut.of(order, passes.get(str(order.id))) for order in mine]
 
 
-@router.get("/{order_id}", responses=refusals(NotAuthorized()))
+# Before `/{order_id}`: "passes" is no id.
+@router.get("/passes/keys", tags=["passes"])
+async def pass_keys(passes: Passes) -> dict[str, list[dict[str, str]]]:
+    """The public keys pass codes are signed with (a JWK set): a scanner checks codes with
+    these and no network."""
+    return passes.keys.jwks()
+
+
+@router.get("/{order_id}", response_model_exclude_none=True, responses=refusals(NotAuthorized()))
 async def show_order(order_id: IdInPath, user: RequireUser, orders: Orders) -> OrderOut:
-    return OrderOut.of(await orders.get_for(user, parse_object_id(order_id)))
+    order = await orders.get_for(user, parse_object_id(order_id))
+    passes = await orders.passes_of([order])
+    return OrderOut.of(order, passes.get(str(order.id)))
+
+
+async def _passes_of_mine(
+    user: UserClaims, order_id: str, orders: Orders
+) -> tuple[Order, list[Pass]]:
+    order = await orders.get_for(user, parse_object_id(order_id))
+    passes = await orders.passes_of([order])
+    return order, passes.get(str(order.id), [])
+
+
+async def _one_pass(user: UserClaims, order_id: str, pass_id: str, orders: Orders) -> Pass:
+    parse_object_id(pass_id, "passId")
+    _, passes = await _passes_of_mine(user, order_id, orders)
+    found = next((issued for issued in passes if str(issued.id) == pass_id.lower()), None)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+_IMAGE: dict[int | str, dict[str, Any]] = refusals(NotAuthorized(), NotFound())
+# A pass is its holder's way in: no shared cache keeps a copy.
+_PRIVATE = {"Cache-Control": "private, no-store"}
+
+
+@router.get(
+    "/{order_id}/passes/{pass_id}.svg",
+    tags=["passes"],
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, **_IMAGE},
+)
+async def pass_qr_svg(
+    order_id: IdInPath, pass_id: IdInPath, user: RequireUser, orders: Orders
+) -> Response:
+    found = await _one_pass(user, order_id, pass_id, orders)
+    return Response(qr_svg(found.code), media_type="image/svg+xml", headers=_PRIVATE)
+
+
+@router.get(
+    "/{order_id}/passes/{pass_id}.png",
+    tags=["passes"],
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **_IMAGE},
+)
+async def pass_qr_png(
+    order_id: IdInPath, pass_id: IdInPath, user: RequireUser, orders: Orders
+) -> Response:
+    found = await _one_pass(user, order_id, pass_id, orders)
+    return Response(qr_png(found.code), media_type="image/png", headers=_PRIVATE)
+
+
+@router.get(
+    "/{order_id}/passes.pdf",
+    tags=["passes"],
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **_IMAGE},
+)
+async def passes_document(
+    order_id: IdInPath, user: RequireUser, orders: Orders, passes: Passes
+) -> Response:
+    order, issued = await _passes_of_mine(user, order_id, orders)
+    if not issued:
+        raise NotFound()  # not complete: no passes yet
+    ticket = await passes.tickets.get(ObjectId(order.ticket.id))
+    sheets = [
+        PassSheet(
+            event_title=order.ticket.title,
+            venue=ticket.venue if ticket else None,
+            starts_at=ticket.starts_at if ticket else None,
+            seat=one.seat,
+            of=one.of,
+            buyer_email=order.buyer_email or "",
+            code=one.code,
+            order_id=str(order.id),
+        )
+        for one in issued
+    ]
+    # Drawing pages is CPU work: off the event loop, which keeps answering meanwhile.
+    document = await asyncio.to_thread(passes_pdf, sheets)
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={
+            **_PRIVATE,
+            "Content-Disposition": f'attachment; filename="tixvibe-passes-{order.id}.pdf"',
+        },
+    )
+
+
+@checkins.post(
+    "",
+    responses=refusals(
+        BadRequest(INVALID_CODE, field="code"),
+        BadRequest(SCANNED_LATER, field="scannedAt"),
+        Forbidden(NOT_YOUR_EVENT),
+        Conflict(ALREADY_CHECKED_IN),
+    ),
+)
+async def check_in(body: CheckInIn, user: RequireUser, passes: Passes) -> CheckInOut:
+    """Let a pass in at the door, once: the seller of its ticket scans its code."""
+    done = await passes.check_in(user, body.code, nonce=body.nonce, scanned_at=body.scanned_at)
+    checked_in_at = done.checked_in.checked_in_at
+    assert checked_in_at is not None  # checked in: it has its time
+    return CheckInOut(
+        status=done.checked_in.status,
+        checked_in_at=checked_in_at,
+        seat=done.checked_in.seat,
+        ticket=CheckedInTicket(id=str(done.ticket.id), title=done.ticket.title),
+    )
 
 
 @router.delete(

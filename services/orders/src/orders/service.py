@@ -11,8 +11,15 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from orders.metrics import ORDERS_CANCELLED, ORDERS_COMPLETED, ORDERS_CREATED, RESERVATION_CONFLICTS
-from orders.models import Order, OrderedTicket, TicketReplica
+from orders.metrics import (
+    ORDERS_CANCELLED,
+    ORDERS_COMPLETED,
+    ORDERS_CREATED,
+    PASSES_ISSUED,
+    RESERVATION_CONFLICTS,
+)
+from orders.models import Order, OrderedTicket, Pass, TicketReplica
+from orders.passes import PassBook
 from orders.repository import BuyerSeatsRepository, OrderRepository, TicketReplicaRepository
 from tixcommon.admission import AdmissionCodec
 from tixcommon.auth import UserClaims
@@ -83,6 +90,7 @@ class OrderService:
     tickets: TicketReplicaRepository
     buyers: BuyerSeatsRepository
     admissions: AdmissionCodec
+    passes: PassBook
     placing: KeyedLocks = field(default_factory=KeyedLocks)
 
     async def place(
@@ -130,6 +138,7 @@ class OrderService:
             raise _no_seats(ticket)
         order = Order(
             user_id=buyer.id,
+            buyer_email=buyer.email,
             status=OrderStatus.CREATED,
             expires_at=_to_milliseconds(expires_at),
             ticket=OrderedTicket(
@@ -179,6 +188,12 @@ class OrderService:
     async def mine(self, buyer: UserClaims) -> list[Order]:
         return await self.orders.of_buyer(buyer.id)
 
+    async def passes_of(self, orders: list[Order]) -> dict[str, list[Pass]]:
+        """The passes of each order (none until it is complete)."""
+        return await self.passes.of_orders(
+            [order for order in orders if order.status is OrderStatus.COMPLETE]
+        )
+
     async def get_for(self, buyer: UserClaims, order_id: ObjectId) -> Order:
         order = await self.orders.get(order_id)
         if order is None:
@@ -213,8 +228,10 @@ class OrderService:
         return Outcome.ACK
 
     async def complete(self, payment: PaymentCreated) -> Outcome:
-        """A payment was made. A cancelled order is not revived: payments refunds that charge
-        when it hears of the cancel."""
+        """A payment was made: the order is complete, with its passes (stored in the same
+        transaction, so a complete order always has them, and a redelivery issues none: the
+        order is no longer live). A cancelled order is not revived: payments refunds that
+        charge when it hears of the cancel."""
 
         async def attempt() -> None:
             order = await self.orders.get(ObjectId(payment.order_id))
@@ -225,6 +242,7 @@ class OrderService:
 
             async def work(tx: Transaction) -> None:
                 done = await self.orders.complete(order, session=tx.session)
+                await self.passes.issue(done, session=tx.session)
                 tx.publish(
                     OrderCompleted(
                         id=str(done.id), version=done.version, ticket=TicketRef(id=done.ticket.id)
@@ -233,6 +251,7 @@ class OrderService:
 
             await self.outbox.run(work)
             ORDERS_COMPLETED.inc()
+            PASSES_ISSUED.inc(order.quantity)
 
         await retry_on_conflict(attempt)
         return Outcome.ACK

@@ -9,8 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from orders.passes import PassBook
 from orders.replica import TicketReplicaKeeper
-from orders.repository import BuyerSeatsRepository, OrderRepository, TicketReplicaRepository
+from orders.repository import (
+    BuyerSeatsRepository,
+    OrderRepository,
+    PassRepository,
+    TicketReplicaRepository,
+)
 from orders.service import OrderService
 from orders.settings import OrdersSettings
 from tixcommon.admission import AdmissionCodec
@@ -21,6 +27,7 @@ from tixcommon.context import ServiceContext, wiring_dependency
 class Wiring:
     settings: OrdersSettings
     orders: OrderService
+    passes: PassBook
     replica: TicketReplicaKeeper
 
 
@@ -30,6 +37,7 @@ async def open_wiring(context: ServiceContext[OrdersSettings]) -> Wiring:
     order_records = OrderRepository()
     await order_records.retire_single_holder_index()
     await tickets.count_free_seats(order_records)
+    passes = PassBook(settings.pass_keys(), PassRepository(), tickets)
     orders = OrderService(
         context.require_outbox(),
         timedelta(seconds=settings.expiration_window_seconds),
@@ -37,8 +45,9 @@ async def open_wiring(context: ServiceContext[OrdersSettings]) -> Wiring:
         tickets,
         BuyerSeatsRepository(order_records),
         AdmissionCodec(settings.jwt_key.get_secret_value()),
+        passes,
     )
-    return Wiring(settings, orders, TicketReplicaKeeper(tickets))
+    return Wiring(settings, orders, passes, TicketReplicaKeeper(tickets))
 
 
 Wired = Annotated[Wiring, Depends(wiring_dependency(Wiring))]
@@ -49,3 +58,10 @@ async def _orders(wiring: Wired) -> OrderService:
 
 
 Orders = Annotated[OrderService, Depends(_orders)]
+
+
+async def _passes(wiring: Wired) -> PassBook:
+    return wiring.passes
+
+
+Passes = Annotated[PassBook, Depends(_passes)]

@@ -45,6 +45,7 @@ def ticket_created(ticket: Ticket) -> TicketCreated:
         price=to_dollars(ticket.price_cents),
         user_id=ticket.user_id,
         starts_at=ticket.starts_at,
+        venue=ticket.venue,
         quantity=ticket.quantity,
         available=ticket.available,
         on_sale_at=ticket.on_sale_at,

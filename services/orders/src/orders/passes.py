@@ -1,0 +1,105 @@
+"""Passes: one per seat, issued in the transaction that completes an order, shown and printed
+for its buyer, and checked in once at the door by the scanners of the ticket's seller.
+
+A pass's code is signed (orders.pass_codes), so a scanner can tell a forged one with no network;
+whether it was used is known here only, and changed by one conditional write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from orders.metrics import CHECK_INS
+from orders.models import Order, Pass, TicketReplica
+from orders.pass_codes import InvalidPassCode, PassClaims, PassKeys
+from orders.repository import PassRepository, TicketReplicaRepository
+from tixcommon.auth import UserClaims
+from tixcommon.errors import BadRequest, Conflict, Forbidden
+
+INVALID_CODE = "Invalid ticket code"
+NOT_YOUR_EVENT = "Not your event"
+ALREADY_CHECKED_IN = "Already checked in"
+SCANNED_LATER = "Scan time is in the future"
+# A scanner's clock may run ahead of ours by this much before its scan times are refused.
+SCANNER_CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class CheckedIn:
+    checked_in: Pass
+    ticket: TicketReplica
+
+
+@dataclass
+class PassBook:
+    keys: PassKeys
+    passes: PassRepository
+    tickets: TicketReplicaRepository
+
+    async def issue(self, order: Order, *, session: AsyncClientSession) -> list[Pass]:
+        """The order's passes, one per seat, each with its signed code, stored in the
+        transaction (`session`) that completes the order."""
+        issued = []
+        for seat in range(1, order.quantity + 1):
+            pass_id = ObjectId()
+            claims = PassClaims(str(pass_id), order.ticket.id, seat, order.quantity)
+            issued.append(
+                Pass(
+                    id=pass_id,
+                    order_id=str(order.id),
+                    ticket_id=order.ticket.id,
+                    seat=seat,
+                    of=order.quantity,
+                    code=self.keys.sign(claims),
+                )
+            )
+        await self.passes.add(issued, session=session)
+        return issued
+
+    async def of_orders(self, orders: list[Order]) -> dict[str, list[Pass]]:
+        return await self.passes.of_orders([str(order.id) for order in orders])
+
+    async def check_in(
+        self,
+        scanner: UserClaims,
+        code: str,
+        *,
+        nonce: str | None = None,
+        scanned_at: datetime | None = None,
+    ) -> CheckedIn:
+        """Let the pass in once. The same `nonce` again (a scanner retrying a scan whose answer
+        it lost) gets the first answer; `scanned_at`, of a scan made offline, is when it was let
+        in."""
+        now = datetime.now(UTC)
+        if scanned_at is not None and scanned_at > now + SCANNER_CLOCK_SKEW:
+            raise BadRequest(SCANNED_LATER, field="scannedAt")
+        try:
+            claims = self.keys.verify(code)
+        except InvalidPassCode:
+            CHECK_INS.labels("invalid").inc()
+            raise BadRequest(INVALID_CODE, field="code") from None
+        ticket = await self.tickets.get(ObjectId(claims.ticket_id))
+        if ticket is None or ticket.seller_id != scanner.id:
+            CHECK_INS.labels("not-yours").inc()
+            raise Forbidden(NOT_YOUR_EVENT)
+        pass_id = ObjectId(claims.pass_id)
+        checked_in = await self.passes.check_in(pass_id, scanned_at or now, nonce)
+        if checked_in is None:
+            # Not valid any more, or never issued: a code we signed names a pass we stored, so
+            # the second can only be a signing key out of our hands.
+            existing = await self.passes.get(pass_id)
+            if existing is None:
+                CHECK_INS.labels("invalid").inc()
+                raise BadRequest(INVALID_CODE, field="code")
+            if nonce is None or existing.check_in_nonce != nonce:
+                CHECK_INS.labels("already").inc()
+                raise Conflict(ALREADY_CHECKED_IN)
+            CHECK_INS.labels("repeated").inc()
+            checked_in = existing
+        else:
+            CHECK_INS.labels("checked-in").inc()
+        return CheckedIn(checked_in, ticket)
