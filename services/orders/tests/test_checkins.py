@@ -255,3 +255,26 @@ async def test_a_pass_key_that_is_no_key_stops_the_service_at_start(
     with pytest.raises(ConfigurationError, match="PASS_SIGNING_KEY") as raised:
         load_settings(OrdersSettings)
     assert "not-a-key" not in str(raised.value)
+
+
+async def test_the_seller_sees_how_many_of_the_sold_seats_are_in(
+    client: httpx.AsyncClient,
+    seller: SignedInUser,
+    buyer: SignedInUser,
+    make_user: Callable[..., SignedInUser],
+    sold: dict[str, Any],
+) -> None:
+    door = f"{CHECKINS}/{sold['ticket']['id']}"
+    before = await client.get(door, headers=seller.headers)
+    await client.post(CHECKINS, json={"code": sold["passes"][0]["code"]}, headers=seller.headers)
+    after = await client.get(door, headers=seller.headers)
+
+    ticket = {"id": sold["ticket"]["id"], "title": "Opera"}
+    assert before.json() == {"ticket": ticket, "sold": 2, "checkedIn": 0}
+    assert after.json() == {"ticket": ticket, "sold": 2, "checkedIn": 1}
+    for other in (buyer, make_user()):
+        refused = await client.get(door, headers=other.headers)
+        assert (refused.status_code, refused.json()) == (403, refusal("Not your event"))
+    assert (await client.get(f"{CHECKINS}/{'f' * 24}", headers=seller.headers)).status_code == 404
+    malformed = await client.get(f"{CHECKINS}/nope", headers=seller.headers)
+    assert (malformed.status_code, malformed.json()["errors"][0]["field"]) == (400, "ticketId")

@@ -96,6 +96,8 @@ class Pass(Document):
         indexes = [
             # One pass per seat of an order, however often its completion is handled.
             IndexModel([("order_id", 1), ("seat", 1)], name="seats_of_order", unique=True),
+            # The door's counts: passes of a ticket, and how many of them are in.
+            IndexModel([("ticket_id", 1), ("status", 1)], name="passes_of_ticket"),
         ]
 
 

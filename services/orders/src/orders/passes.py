@@ -18,7 +18,7 @@ from orders.models import Order, Pass, TicketReplica
 from orders.pass_codes import InvalidPassCode, PassClaims, PassKeys
 from orders.repository import PassRepository, TicketReplicaRepository
 from tixcommon.auth import UserClaims
-from tixcommon.errors import BadRequest, Conflict, Forbidden
+from tixcommon.errors import BadRequest, Conflict, Forbidden, NotFound
 
 INVALID_CODE = "Invalid ticket code"
 NOT_YOUR_EVENT = "Not your event"
@@ -32,6 +32,13 @@ SCANNER_CLOCK_SKEW = timedelta(minutes=5)
 class CheckedIn:
     checked_in: Pass
     ticket: TicketReplica
+
+
+@dataclass(frozen=True)
+class DoorCounts:
+    ticket: TicketReplica
+    sold: int  # seats of complete orders: passes issued
+    checked_in: int
 
 
 @dataclass
@@ -62,6 +69,16 @@ class PassBook:
 
     async def of_orders(self, orders: list[Order]) -> dict[str, list[Pass]]:
         return await self.passes.of_orders([str(order.id) for order in orders])
+
+    async def door(self, scanner: UserClaims, ticket_id: ObjectId) -> DoorCounts:
+        """What the door has let in of the seller's listing so far."""
+        ticket = await self.tickets.get(ticket_id)
+        if ticket is None:
+            raise NotFound()
+        if ticket.seller_id != scanner.id:
+            raise Forbidden(NOT_YOUR_EVENT)
+        sold, checked_in = await self.passes.counts(str(ticket.id))
+        return DoorCounts(ticket, sold, checked_in)
 
     async def check_in(
         self,

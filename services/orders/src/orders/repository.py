@@ -273,6 +273,15 @@ class PassRepository:
     async def get(self, pass_id: ObjectId) -> Pass | None:
         return await Pass.get(pass_id)
 
+    async def counts(self, ticket_id: str) -> tuple[int, int]:
+        """The ticket's passes issued, and those checked in."""
+        passes = Pass.get_pymongo_collection()
+        issued = await passes.count_documents({"ticket_id": ticket_id})
+        checked_in = await passes.count_documents(
+            {"ticket_id": ticket_id, "status": PassStatus.CHECKED_IN.value}
+        )
+        return issued, checked_in
+
     async def check_in(self, pass_id: ObjectId, at: datetime, nonce: str | None) -> Pass | None:
         """Checked in only if it was not yet: one conditional write, so of two scanners racing
         for one pass exactly one succeeds. None if it was not valid (or does not exist)."""

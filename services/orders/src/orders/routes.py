@@ -11,7 +11,7 @@ from fastapi import Header, Response, status
 from orders.models import Order, Pass
 from orders.pass_images import PassSheet, passes_pdf, qr_png, qr_svg
 from orders.passes import ALREADY_CHECKED_IN, INVALID_CODE, NOT_YOUR_EVENT, SCANNED_LATER
-from orders.schemas import CheckedInTicket, CheckInIn, CheckInOut, OrderIn, OrderOut
+from orders.schemas import CheckedInTicket, CheckInIn, CheckInOut, DoorOut, OrderIn, OrderOut
 from orders.service import (
     ALREADY_RESERVED,
     COMPLETE,
@@ -206,3 +206,14 @@ async def check_in(body: CheckInIn, user: RequireUser, passes: Passes) -> CheckI
 async def cancel_order(order_id: IdInPath, user: RequireUser, orders: Orders) -> Response:
     await orders.cancel_by_buyer(user, parse_object_id(order_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@checkins.get("/{ticket_id}", responses=refusals(Forbidden(NOT_YOUR_EVENT), NotFound()))
+async def door_counts(ticket_id: IdInPath, user: RequireUser, passes: Passes) -> DoorOut:
+    """The seller's count at the door of a listing: passes issued, and checked in."""
+    counts = await passes.door(user, parse_object_id(ticket_id, "ticketId"))
+    return DoorOut(
+        ticket=CheckedInTicket(id=str(counts.ticket.id), title=counts.ticket.title),
+        sold=counts.sold,
+        checked_in=counts.checked_in,
+    )

@@ -162,3 +162,11 @@ class CheckInOut(BaseModel):
     @field_serializer("checked_in_at")
     def _iso_utc(self, value: datetime) -> str:
         return _iso_utc(value)
+
+
+class DoorOut(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    ticket: CheckedInTicket
+    sold: int = Field(description="Seats of complete orders: the passes issued")
+    checked_in: int
