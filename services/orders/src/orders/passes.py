@@ -7,6 +7,7 @@ whether it was used is known here only, and changed by one conditional write.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from orders.metrics import CHECK_INS
 from orders.models import Order, Pass, TicketReplica
 from orders.pass_codes import InvalidPassCode, PassClaims, PassKeys
+from orders.pass_images import PassSheet, passes_pdf
 from orders.repository import PassRepository, TicketReplicaRepository
 from tixcommon.auth import UserClaims
 from tixcommon.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -69,6 +71,25 @@ class PassBook:
 
     async def of_orders(self, orders: list[Order]) -> dict[str, list[Pass]]:
         return await self.passes.of_orders([str(order.id) for order in orders])
+
+    async def pdf(self, order: Order, issued: list[Pass]) -> bytes:
+        """The order's passes, a page each: what its buyer downloads and is mailed."""
+        ticket = await self.tickets.get(ObjectId(order.ticket.id))
+        sheets = [
+            PassSheet(
+                event_title=order.ticket.title,
+                venue=ticket.venue if ticket else None,
+                starts_at=ticket.starts_at if ticket else None,
+                seat=one.seat,
+                of=one.of,
+                buyer_email=order.buyer_email or "",
+                code=one.code,
+                order_id=str(order.id),
+            )
+            for one in issued
+        ]
+        # Drawing pages is CPU work: off the event loop, which keeps serving meanwhile.
+        return await asyncio.to_thread(passes_pdf, sheets)
 
     async def door(self, scanner: UserClaims, ticket_id: ObjectId) -> DoorCounts:
         """What the door has let in of the seller's listing so far."""

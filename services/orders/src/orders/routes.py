@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from bson import ObjectId
 from fastapi import Header, Response, status
 
 from orders.models import Order, Pass
-from orders.pass_images import PassSheet, passes_pdf, qr_png, qr_svg
+from orders.pass_images import qr_png, qr_svg
 from orders.passes import ALREADY_CHECKED_IN, INVALID_CODE, NOT_YOUR_EVENT, SCANNED_LATER
 from orders.schemas import CheckedInTicket, CheckInIn, CheckInOut, DoorOut, OrderIn, OrderOut
 from orders.service import (
@@ -150,22 +149,7 @@ async def passes_document(
     order, issued = await _passes_of_mine(user, order_id, orders)
     if not issued:
         raise NotFound()  # not complete: no passes yet
-    ticket = await passes.tickets.get(ObjectId(order.ticket.id))
-    sheets = [
-        PassSheet(
-            event_title=order.ticket.title,
-            venue=ticket.venue if ticket else None,
-            starts_at=ticket.starts_at if ticket else None,
-            seat=one.seat,
-            of=one.of,
-            buyer_email=order.buyer_email or "",
-            code=one.code,
-            order_id=str(order.id),
-        )
-        for one in issued
-    ]
-    # Drawing pages is CPU work: off the event loop, which keeps answering meanwhile.
-    document = await asyncio.to_thread(passes_pdf, sheets)
+    document = await passes.pdf(order, issued)
     return Response(
         document,
         media_type="application/pdf",
