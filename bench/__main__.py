@@ -29,6 +29,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from auth.passwords import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST
 from bench.catalogue import catalogue_figures, queries_per_request, served_figures
 from bench.load import Load, cpu_seconds, each_once, latencies, load
+from bench.onsale import ONSALE_ENV, onsale_figures
 from bench.rawhttp import Connection
 from bench.report import Figure, cpu_figure, p50, p99, rate_figure, table
 from bench.saga import expiration_lateness, lateness_figures, payment_to_complete
@@ -345,12 +346,22 @@ async def expiring(stack: Stack, floor: RunningService, args: argparse.Namespace
     ]
 
 
+async def onsale(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:
+    return await onsale_figures(
+        stack, args.onsale_buyers, args.onsale_seats, args.onsale_spread, args.onsale_connections
+    )
+
+
 Part = Callable[[Stack, RunningService, argparse.Namespace], Awaitable[list[Figure]]]
 
 # The listing's read path is measured with no page kept between requests (the same page asked
 # again would be answered from memory, and the catalogue is seeded behind the service's back).
 READ_EVERY_PAGE = {"LISTING_CACHE_SECONDS": "0"}
-PART_ENV: dict[str, dict[str, str]] = {"listing": READ_EVERY_PAGE, "telemetry": READ_EVERY_PAGE}
+PART_ENV: dict[str, dict[str, str]] = {
+    "listing": READ_EVERY_PAGE,
+    "telemetry": READ_EVERY_PAGE,
+    "onsale": ONSALE_ENV,
+}
 
 # Each part on servers and services of its own: the database we test on slows down as its
 # records of retryable writes pile up (about 9 ms an insert after 11,000 of them, 0.2 ms fresh),
@@ -366,6 +377,7 @@ PARTS: list[tuple[tuple[str, ...], Part]] = [
     (("tickets", "orders"), racing),
     (("expiration", "expiration.worker"), expiring),
     (("tickets",), telemetry),
+    (("tickets", "orders", "waitingroom"), onsale),
 ]
 
 
@@ -396,6 +408,17 @@ if __name__ == "__main__":
     parser.add_argument("--seats", type=int, default=100, help="of the listing raced for")
     parser.add_argument("--seat-buyers", type=int, default=1000, help="racing for those seats")
     parser.add_argument("--orders", type=int, default=500, help="orders expiring in 1 s")
+    parser.add_argument("--onsale-buyers", type=int, default=20_000)
+    parser.add_argument("--onsale-seats", type=int, default=1000, help="of the on-sale's listing")
+    parser.add_argument(
+        "--onsale-spread",
+        type=float,
+        default=10.0,
+        help="seconds the joins come in, around onSaleAt",
+    )
+    parser.add_argument(
+        "--onsale-connections", type=int, default=200, help="the on-sale's buyers' pool"
+    )
     parser.add_argument(
         "--parts", nargs="*", choices=[part.__name__ for _, part in PARTS], help="only these"
     )

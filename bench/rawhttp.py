@@ -8,9 +8,14 @@ HTTP/1.1 (Content-Length bodies, as our services send) over one connection per c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 import orjson
+
+
+class _ClosedBeforeReply(ConnectionError):
+    """The server closed the connection with no reply to the request."""
 
 
 @dataclass
@@ -32,7 +37,20 @@ class Connection:
     async def request(
         self, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
     ) -> Reply:
-        fresh = self._writer is None
+        if self._writer is None:
+            return await self._exchange(method, path, body, headers)
+        try:
+            return await self._exchange(method, path, body, headers)
+        except (_ClosedBeforeReply, ConnectionResetError, BrokenPipeError):
+            # The server closed a connection left idle past its keep-alive (before our request,
+            # or while it was on its way: a reset): the request never reached it. Open another.
+            # On a fresh connection the same is the server's failure, and raised.
+            await self.close()
+            return await self._exchange(method, path, body, headers)
+
+    async def _exchange(
+        self, method: str, path: str, body: object, headers: dict[str, str] | None
+    ) -> Reply:
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None
@@ -45,10 +63,8 @@ class Connection:
         lines.append(f"Content-Length: {len(payload)}")
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
         status_line = await self._reader.readline()
-        if not status_line and not fresh:
-            # The server closed a connection left idle past its keep-alive: open another.
-            await self.close()
-            return await self.request(method, path, body, headers)
+        if not status_line:
+            raise _ClosedBeforeReply(f"{self.host}:{self.port} closed the connection")
         status = int(status_line.split()[1])
         length = 0
         while (line := await self._reader.readline()) not in (b"\r\n", b""):
@@ -59,6 +75,8 @@ class Connection:
 
     async def close(self) -> None:
         if self._writer is not None:
-            self._writer.close()
-            await self._writer.wait_closed()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            writer.close()
+            # A connection the server reset is closed already: nothing left to wait for.
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()

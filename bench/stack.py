@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from tixcommon.auth import SessionCodec
+from tixdev.stack import new_pass_signing_key
 from tixtest import MongoServer, NatsServer, RedisServer, StripeServer, free_port
 
 
@@ -46,6 +47,8 @@ class Stack:
     nats_url: str
     pids: dict[str, int]
     database_pid: int  # the MongoDB-wire server: its CPU is part of a request's cost
+    redis_url: str
+    redis_pid: int  # the waiting room's store: its CPU is part of a join's and a poll's cost
 
 
 def resident_mib(pid: int) -> float:
@@ -81,7 +84,7 @@ def running_services(
     *names: str, log_dir: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[Stack]:
     """Start the real servers and the named services (each with its own database)."""
-    key = secrets.token_urlsafe(48)
+    key, pass_key = secrets.token_urlsafe(48), new_pass_signing_key()
     with (
         NatsServer() as nats,
         MongoServer(in_memory=True) as mongo,
@@ -96,6 +99,7 @@ def running_services(
                     **os.environ,
                     "ENVIRONMENT": "dev",
                     "JWT_KEY": key,
+                    "PASS_SIGNING_KEY": pass_key,
                     "MONGO_URI": mongo.url,
                     "NATS_URL": nats.url,
                     "HOST": "127.0.0.1",
@@ -121,9 +125,11 @@ def running_services(
             ports = {s.name: s.port for s in started}
             pids = {s.name: s.process.pid for s in started}
             assert mongo.process is not None
+            assert redis.process is not None
             yield Stack(
-                ports, SessionCodec(key, 3600), mongo.url, nats.url, pids, mongo.process.pid
-            )
+                ports, SessionCodec(key, 3600), mongo.url, nats.url, pids, mongo.process.pid,
+                redis.url, redis.process.pid,
+            )  # fmt: skip
         finally:
             for service in started:
                 service.process.terminate()
