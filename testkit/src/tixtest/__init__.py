@@ -19,6 +19,7 @@ from tixtest.metrics import metric
 from tixtest.plugin import SignedInUser, dependencies_opened, serve_app
 from tixtest.proxy import TcpProxy
 from tixtest.redelivery import Unsettled, deliver_until_settled
+from tixtest.smtp import SmtpServer, self_signed_tls
 
 __all__ = [
     "EventTimeout",
@@ -26,6 +27,7 @@ __all__ = [
     "NatsServer",
     "RedisServer",
     "SignedInUser",
+    "SmtpServer",
     "StripeServer",
     "TcpProxy",
     "Unsettled",
@@ -35,6 +37,7 @@ __all__ = [
     "free_port",
     "free_port_block",
     "metric",
+    "self_signed_tls",
     "serve_app",
     "stream_messages",
     "wait_for_event",

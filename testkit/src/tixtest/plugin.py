@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from pymongo import AsyncMongoClient
 
 from tixcommon.auth import SESSION_COOKIE, SessionCodec
 from tixcommon.bus import EventBus, Publisher
+from tixdev.mail_server import SmtpServer
 from tixdev.servers import MongoServer, NatsServer, RedisServer, StripeServer
 from tixdev.stack import new_pass_signing_key
 from tixtest.events import wait_until
@@ -80,6 +82,35 @@ def redis_server() -> Iterator[RedisServer]:
 def stripe_server() -> Iterator[StripeServer]:
     with StripeServer() as server:
         yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    """The test's own SMTP server (a thread, started in milliseconds): only this test's mail
+    is in its `messages()`, kept under the test's tmp_path."""
+    with SmtpServer(tmp_path / "mail") as server:
+        yield server
+
+
+@pytest.fixture
+def mail_env(monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer) -> dict[str, str]:
+    """The mail settings of a service under test: its SMTP server and retries short enough
+    for tests to watch (tixcommon.mail.MailSettings)."""
+    env = {
+        "SMTP_HOST": smtp_server.host,
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_STARTTLS": "false",
+        "MAIL_FROM": "TixVibe <tickets@tixvibe.test>",
+        "PUBLIC_URL": "http://tixvibe.test",
+        "MAIL_POLL_SECONDS": "0.2",
+        "MAIL_RETRY_BASE_SECONDS": "0.05",
+        "MAIL_RETRY_MAX_SECONDS": "0.5",
+        "SMTP_TIMEOUT_SECONDS": "5",
+        "MAIL_LEASE_SECONDS": "30",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 @pytest.fixture(scope="session")
