@@ -30,6 +30,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await js.add_stream(StreamConfig(name=STREAM, subjects=["floor.>"]))
     app.state.tickets = mongo["tickets"]["tickets"]
     app.state.writes = mongo["floor"]["tickets"]
+    app.state.passes = mongo["floor"]["passes"]
     app.state.js = js
     yield
     await connection.drain()
@@ -83,3 +84,16 @@ async def create(request: Request) -> Response:
     await request.app.state.writes.insert_one(doc)
     await request.app.state.js.publish("floor.ticket", orjson.dumps({"id": str(doc["_id"])}))
     return Response(orjson.dumps({"id": str(doc["_id"])}), 201, media_type="application/json")
+
+
+@app.post("/checkin")
+async def check_in(request: Request) -> Response:
+    """One conditional write, a pass from valid to checked in (the floor of POST
+    /api/checkins): 200 for the one write that matched, 409 for any other."""
+    body = orjson.loads(await request.body())
+    checked_in = await request.app.state.passes.update_one(
+        {"_id": ObjectId(body["id"]), "status": "valid"},
+        {"$set": {"status": "checked-in", "checked_in_at": time.time()}},
+    )
+    status = 200 if checked_in.modified_count == 1 else 409
+    return Response(orjson.dumps({"status": "checked-in"}), status, media_type="application/json")

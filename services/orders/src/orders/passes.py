@@ -32,7 +32,8 @@ SCANNER_CLOCK_SKEW = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class CheckedIn:
-    checked_in: Pass
+    seat: int
+    at: datetime
     ticket: TicketReplica
 
 
@@ -125,19 +126,23 @@ class PassBook:
             CHECK_INS.labels("not-yours").inc()
             raise Forbidden(NOT_YOUR_EVENT)
         pass_id = ObjectId(claims.pass_id)
-        checked_in = await self.passes.check_in(pass_id, scanned_at or now, nonce)
-        if checked_in is None:
-            # Not valid any more, or never issued: a code we signed names a pass we stored, so
-            # the second can only be a signing key out of our hands.
-            existing = await self.passes.get(pass_id)
-            if existing is None:
-                CHECK_INS.labels("invalid").inc()
-                raise BadRequest(INVALID_CODE, field="code")
-            if nonce is None or existing.check_in_nonce != nonce:
-                CHECK_INS.labels("already").inc()
-                raise Conflict(ALREADY_CHECKED_IN)
-            CHECK_INS.labels("repeated").inc()
-            checked_in = existing
-        else:
+        # To the millisecond, as the database keeps it: this answer and the order's agree.
+        at = _to_milliseconds(scanned_at or now)
+        if await self.passes.check_in(pass_id, at, nonce):
             CHECK_INS.labels("checked-in").inc()
-        return CheckedIn(checked_in, ticket)
+            return CheckedIn(claims.seat, at, ticket)
+        # Not valid any more, or never issued: a code we signed names a pass we stored, so the
+        # second can only be a signing key out of our hands.
+        existing = await self.passes.get(pass_id)
+        if existing is None:
+            CHECK_INS.labels("invalid").inc()
+            raise BadRequest(INVALID_CODE, field="code")
+        if nonce is None or existing.check_in_nonce != nonce or existing.checked_in_at is None:
+            CHECK_INS.labels("already").inc()
+            raise Conflict(ALREADY_CHECKED_IN)
+        CHECK_INS.labels("repeated").inc()
+        return CheckedIn(existing.seat, existing.checked_in_at, ticket)
+
+
+def _to_milliseconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

