@@ -22,6 +22,11 @@ from tixtest.stack import RunningStack, eventually
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 PACKAGE = "tixvibe_client"
+BINARY_BODIES = """content_type_overrides:
+  image/png: application/octet-stream
+  image/svg+xml: application/octet-stream
+  application/pdf: application/octet-stream
+"""
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,11 @@ def generated(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> 
     document = httpx.get(f"{stack.gateway}/api/openapi.json", timeout=10)
     assert document.status_code == 200, document.text
     (out / "openapi.json").write_bytes(document.content)
-    (out / "config.yaml").write_text(f"package_name_override: {PACKAGE}\npost_hooks: []\n")
+    # The generator reads JSON, text and octet-stream bodies: the passes' QR codes and PDF are
+    # bytes to it, as docs/using-the-api.md tells integrators.
+    (out / "config.yaml").write_text(
+        f"package_name_override: {PACKAGE}\npost_hooks: []\n{BINARY_BODIES}"
+    )
     run = subprocess.run(
         [
             str(GENERATOR),
