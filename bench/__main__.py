@@ -30,6 +30,7 @@ from auth.passwords import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_CO
 from bench.catalogue import catalogue_figures, queries_per_request, served_figures
 from bench.load import Load, cpu_seconds, each_once, latencies, load
 from bench.onsale import ONSALE_ENV, onsale_figures
+from bench.passes import door_figures
 from bench.rawhttp import Connection
 from bench.report import Figure, cpu_figure, p50, p99, rate_figure, table
 from bench.saga import expiration_lateness, lateness_figures, payment_to_complete
@@ -346,6 +347,10 @@ async def expiring(stack: Stack, floor: RunningService, args: argparse.Namespace
     ]
 
 
+async def door(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:
+    return await door_figures(stack, floor, args.seconds)
+
+
 async def onsale(stack: Stack, floor: RunningService, args: argparse.Namespace) -> list[Figure]:
     return await onsale_figures(
         stack, args.onsale_buyers, args.onsale_seats, args.onsale_spread, args.onsale_connections
@@ -378,6 +383,7 @@ PARTS: list[tuple[tuple[str, ...], Part]] = [
     (("expiration", "expiration.worker"), expiring),
     (("tickets",), telemetry),
     (("tickets", "orders", "waitingroom"), onsale),
+    (("tickets", "orders"), door),
 ]
 
 
