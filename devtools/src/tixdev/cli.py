@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from tixdev import commands as commands_module
+from tixdev.mailbox import mail_command
 from tixdev.stack import StackConfig, run_stack
 from tixdev.traces import trace_command
 
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     follow.add_argument("--count", type=int, help="stop after this many events")
     journey = commands.add_parser("trace", help="one request's journey through every service")
     journey.add_argument("request_id", help="its X-Request-Id (every response carries one)")
+    mail = commands.add_parser("mail", help="the mail the local SMTP server received")
+    mail.add_argument("number", nargs="?", type=int, help="print message n (default: list them)")
     args = parser.parse_args(argv)
     try:
         if args.command == "dev":
@@ -32,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands_module.status()
         if args.command == "seed":
             return commands_module.seed()
+        if args.command == "mail":
+            return mail_command(StackConfig().mail_dir, args.number)
         if args.command == "trace":
             return trace_command(commands_module.data_dir(), args.request_id)
         return commands_module.events_tail(args.subject, args.count)

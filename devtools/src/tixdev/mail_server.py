@@ -8,11 +8,13 @@ offers STARTTLS, and given credentials it requires AUTH (over TLS only) with the
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import hmac
 import os
 import re
+import socket
 import ssl
 import threading
 from collections.abc import Mapping
@@ -84,6 +86,31 @@ class _Credentials:
         return AuthResult(success=ok, handled=False)
 
 
+class _Controller(Controller):
+    """aiosmtpd's threaded controller, which also closes the connections open when it stops
+    (its own stop leaves them to the garbage collector)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        smtp = SMTP(self.handler, **self.SMTP_kwargs)  # what Controller.factory makes
+        self.sessions.append(smtp)
+        return smtp
+
+    async def close_sessions(self) -> None:
+        for smtp in self.sessions:
+            if smtp.transport is not None:
+                smtp.transport.close()
+        await asyncio.sleep(0)  # each transport closes its socket on the next loop iteration
+        await asyncio.sleep(0)
+
+    def stop(self, no_assert: bool = False) -> None:
+        asyncio.run_coroutine_threadsafe(self.close_sessions(), self.loop).result(timeout=10)
+        super().stop(no_assert)
+
+
 class SmtpServer:
     """An SMTP server on `port` (a free one by default) that keeps messages in `directory`."""
 
@@ -116,8 +143,12 @@ class SmtpServer:
                 auth_required=True,
                 auth_require_tls=True,
             )
+        # Taken (another stack's server): say so now, not after the controller's ready timeout.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((self.host, self.port))
         # A new controller each time: a stopped one has closed its event loop.
-        controller = Controller(
+        controller = _Controller(
             _KeepAsFiles(self.directory),
             hostname=self.host,
             port=self.port,
@@ -125,7 +156,11 @@ class SmtpServer:
             ready_timeout=10,
             **options,
         )
-        controller.start()
+        try:
+            controller.start()
+        except BaseException:
+            controller.loop.close()
+            raise
         self._controller = controller
 
     def stop(self) -> None:

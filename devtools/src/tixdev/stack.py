@@ -2,7 +2,8 @@
 
 Infrastructure (a MongoDB-wire server, NATS JetStream, Redis with append-only persistence) keeps
 its data under `.dev/` so a restart finds it again; any MONGO_URI / NATS_URL / REDIS_URL in the
-environment is used instead of starting our own.
+environment is used instead of starting our own. Mail goes to a local SMTP server that keeps each
+message as `.dev/mail/<n>.eml` (`tix mail` lists them), unless SMTP_HOST points elsewhere.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uvicorn
 from tixcommon.route_table import ROUTED_SERVICES
 from tixcommon.tracing import SPANS_DIR_VARIABLE
 from tixdev.gateway import Gateway
+from tixdev.mail_server import SmtpServer
 from tixdev.servers import (
     ManagedServer,
     MongoServer,
@@ -47,6 +49,14 @@ class StackConfig:
     restart_backoff: float = field(
         default_factory=lambda: float(os.environ.get("TIX_RESTART_BACKOFF_SECONDS", "0.5"))
     )
+    # The local SMTP server's: 3025 by default, beside the services' ports.
+    smtp_port: int | None = field(
+        default_factory=lambda: int(port) if (port := os.environ.get("TIX_SMTP_PORT")) else None
+    )
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
 
 
 def local_secret(data_dir: Path, variable: str, make: Callable[[], str]) -> str:
@@ -101,6 +111,31 @@ def start_infrastructure(config: StackConfig) -> tuple[dict[str, str], list[Mana
     return env, started
 
 
+def start_mail(config: StackConfig) -> tuple[dict[str, str], SmtpServer | None]:
+    """The services' mail settings: the local SMTP server (started here, on a thread of `tix
+    dev`), or the relay SMTP_HOST names; links in messages lead to the gateway."""
+    env = {
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "TixVibe <tickets@tixvibe.dev>"),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{config.gateway_port}"),
+    }
+    if given := os.environ.get("SMTP_HOST"):
+        say(f"smtp: using SMTP_HOST={given}")
+        return env, None
+    server = SmtpServer(config.mail_dir, config.smtp_port or config.base_port + 25)
+    try:
+        server.start()
+    except OSError:
+        if config.smtp_port is not None:
+            raise
+        # The usual port is taken (another stack, or a test's on free ports): any free one,
+        # since the services are told which.
+        server = SmtpServer(config.mail_dir)
+        server.start()
+    say(f"smtp: {server.host}:{server.port} (messages in {config.mail_dir}: `tix mail`)")
+    env.update(SMTP_HOST=server.host, SMTP_PORT=str(server.port), SMTP_STARTTLS="false")
+    return env, server
+
+
 def service_overrides(service: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """`TIX_<SERVICE>__<VARIABLE>=value` sets VARIABLE for that one process (e.g.
     TIX_ORDERS__LOG_LEVEL=DEBUG, TIX_EXP_WORKER__NATS_URL=...)."""
@@ -122,12 +157,14 @@ def register_local_webhook(stripe_url: str, gateway_url: str, secret: str) -> No
 
 async def run_stack(config: StackConfig) -> int:
     infra_env, servers = start_infrastructure(config)
+    mail_env, mail_server = start_mail(config)
     specs = platform_services(config.base_port)
     base_env = {
         **os.environ,
         "ENVIRONMENT": os.environ.get("ENVIRONMENT", "dev"),
         **secrets_env(config.data_dir),
         **infra_env,
+        **mail_env,
     }
     backends = {spec.name: f"http://127.0.0.1:{spec.port}" for spec in specs if spec.serves_http}
     gateway_url = f"http://127.0.0.1:{config.gateway_port}"
@@ -144,6 +181,8 @@ async def run_stack(config: StackConfig) -> int:
                 "mongo_url": base_env["MONGO_URI"],
                 "redis_url": base_env["REDIS_URL"],
                 "stripe_url": base_env["STRIPE_API_BASE"],
+                "smtp": f"{base_env['SMTP_HOST']}:{base_env.get('SMTP_PORT', '')}",
+                "mail_dir": str(config.mail_dir),
             },
             indent=2,
         )
@@ -230,6 +269,8 @@ async def run_stack(config: StackConfig) -> int:
                 await task
         for server in reversed(servers):
             server.stop()
+        if mail_server is not None:
+            mail_server.stop()
         state_file.unlink(missing_ok=True)
         say("stopped")
     return 0
