@@ -6,8 +6,8 @@ import os
 import shutil
 import uuid
 
-from client_support import ARTIFACTS
-from playwright.async_api import Browser, Page, expect
+from client_support import ARTIFACTS, Visitor
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from tixtest.stack import RunningStack
 
@@ -37,6 +37,29 @@ async def new_page(browser: Browser, platform: RunningStack, width: int = 1200) 
     page = await context.new_page()
     page.set_default_timeout(15_000)
     return page
+
+
+async def page_as(
+    browser: Browser, platform: RunningStack, visitor: Visitor, width: int = 1200
+) -> Page:
+    """A page signed in as `visitor` (their session cookie, from the HTTP client that signed
+    them up): for a user whose setup is not what the test is about."""
+    page = await new_page(browser, platform, width)
+    session = visitor.http.cookies["session"]
+    await page.context.add_cookies([{"name": "session", "value": session, "url": platform.gateway}])
+    return page
+
+
+def csp_violations(page: Page) -> list[str]:
+    """What the page's Content-Security-Policy refuses, as Chromium reports it."""
+    refused: list[str] = []
+
+    def note(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    page.on("console", note)
+    return refused
 
 
 async def shot(page: Page, name: str) -> None:

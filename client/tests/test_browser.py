@@ -164,7 +164,7 @@ async def test_a_buyer_buys_several_seats_of_a_listing_and_pays_for_them_all(
     await reload_until(seller, "3 of 20")
     mine = seller.get_by_role("row").filter(has_text=title)
     await expect(mine.get_by_role("cell")).to_have_text(
-        [title, "$12.50", "3 of 20", "0", "17", "For sale", f"Edit {title}"]
+        [title, "$12.50", "3 of 20", "0", "17", "For sale", f"Edit {title} Scan passes for {title}"]
     )
     await shot(seller, "my-tickets-seats")
 

@@ -8,9 +8,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from browser_support import new_page, shot
+from browser_support import csp_violations, new_page, shot
 from client_support import ADMISSION_SECONDS
-from playwright.async_api import APIRequestContext, Browser, ConsoleMessage, Page, expect
+from playwright.async_api import APIRequestContext, Browser, Page, expect
 
 from tixtest import wait_until
 from tixtest.altcha import solved
@@ -46,18 +46,6 @@ async def list_on_sale(
     reply = await seller.request.post("/api/tickets", data=body)
     assert reply.status == 201
     return str((await reply.json())["id"]), on_sale_at
-
-
-def csp_violations(page: Page) -> list[str]:
-    """What the page's Content-Security-Policy refuses, as Chromium reports it."""
-    refused: list[str] = []
-
-    def note(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            refused.append(message.text)
-
-    page.on("console", note)
-    return refused
 
 
 async def join(page: Page, ticket_id: str, button: str = "Join the queue") -> None:

@@ -18,7 +18,9 @@ from tixcommon.http_client import shared_http_client
 from tixcommon.route_table import service_for
 from webclient.schemas import (
     CatalogueQuery,
+    CheckIn,
     CurrentUser,
+    Door,
     FieldError,
     Order,
     Place,
@@ -165,6 +167,29 @@ class ApiSession:
 
     async def cancel_order(self, order_id: str) -> None:
         await self.call("DELETE", f"/api/orders/{order_id}")
+
+    async def pass_qr_svg(self, order_id: str, pass_id: str) -> str:
+        """A pass's QR code as orders draws it (one renderer for the page, the PDF and mail)."""
+        response = await self.send("GET", f"/api/orders/{order_id}/passes/{pass_id}.svg")
+        if response.status_code >= 400:
+            raise api_error(response)
+        return response.text
+
+    async def passes_pdf(self, order_id: str) -> httpx.Response:
+        """The order's passes as orders' PDF, with its headers (its name, no caching)."""
+        response = await self.send("GET", f"/api/orders/{order_id}/passes.pdf")
+        if response.status_code >= 400:
+            raise api_error(response)
+        return response
+
+    async def door(self, ticket_id: str) -> Door:
+        """The seller's count at the door of their listing (403 for anyone else's)."""
+        return Door.model_validate(await self.call("GET", f"/api/checkins/{ticket_id}"))
+
+    async def check_in(self, code: str, nonce: str) -> CheckIn:
+        """Let a pass in; the same `nonce` again (a form sent twice) gets the first answer."""
+        body = {"code": code, "nonce": nonce}
+        return CheckIn.model_validate(await self.call("POST", "/api/checkins", body))
 
     async def join_queue(self, ticket_id: str, altcha: str) -> Place:
         """A place in the ticket's waiting room, for the proof of work ALTCHA's widget solved

@@ -215,6 +215,16 @@ class OrderTicket(ApiModel):
     price: Decimal
 
 
+class Pass(ApiModel):
+    """One seat of a complete order: what its QR code holds, and whether it is in."""
+
+    id: str
+    seat: int
+    code: str
+    status: Literal["valid", "checked-in"]
+    checked_in_at: datetime | None = None
+
+
 class Order(ApiModel):
     id: str
     user_id: str
@@ -223,6 +233,7 @@ class Order(ApiModel):
     version: int
     ticket: OrderTicket  # its price is one seat's
     quantity: int = 1
+    passes: list[Pass] = []  # a complete order's, one a seat
 
     @property
     def total(self) -> Decimal:
@@ -251,6 +262,28 @@ class Place(ApiModel):
     @property
     def drawn(self) -> bool:
         return self.position is not None
+
+
+class DoorTicket(ApiModel):
+    id: str
+    title: str
+
+
+class Door(ApiModel):
+    """A seller's count at the door of a listing: passes issued (`sold`), and those in."""
+
+    ticket: DoorTicket
+    sold: int
+    checked_in: int
+
+
+class CheckIn(ApiModel):
+    """A pass let in at the door (the check-in's answer)."""
+
+    status: Literal["checked-in"]
+    checked_in_at: datetime
+    seat: int
+    ticket: DoorTicket
 
 
 class FieldError(BaseModel):

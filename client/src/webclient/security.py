@@ -66,7 +66,11 @@ async def verify_csrf(request: Request) -> None:
 
 class SecurityHeaders:
     """Adds the headers every page wants: a strict CSP (our own scripts and Stripe's only),
-    no framing, no sniffing, no referrer beyond our origin."""
+    no framing, no sniffing, no referrer beyond our origin, the camera for our own pages only.
+
+    The Scan page needs nothing more of the CSP: its decoder is one of our static scripts
+    ('self'), the camera's stream is given to its <video> as an object (srcObject), not fetched
+    from a URL, and its frames are decoded in a canvas."""
 
     def __init__(self, app: ASGIApp, *, stripe_origins: list[str]) -> None:
         self.app = app
@@ -92,6 +96,9 @@ class SecurityHeaders:
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"same-origin"),
+            # The seller's Scan page uses the camera, from our own pages only: never a frame
+            # (Stripe's card field), and nothing asks for the microphone.
+            (b"permissions-policy", b"camera=(self), microphone=()"),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,6 +1,7 @@
-// TixVibe's only script of its own: the countdowns (an order's, an admitted buyer's turn),
-// the card payment, and the waiting room's place kept up to date. Every other page and form
-// works without it; the waiting room's page refreshes itself without it.
+// TixVibe's script for every page: the countdowns (an order's, an admitted buyer's turn), the
+// card payment, and the waiting room's place kept up to date (the Scan page's camera is
+// scan.js). Every other page and form works without it; the waiting room's page refreshes
+// itself without it.
 "use strict";
 
 function startCountdown(element, ended) {
