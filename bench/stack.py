@@ -17,7 +17,7 @@ import httpx
 
 from tixcommon.auth import SessionCodec
 from tixdev.stack import new_pass_signing_key
-from tixtest import MongoServer, NatsServer, RedisServer, StripeServer, free_port
+from tixtest import MongoServer, NatsServer, RedisServer, SmtpServer, StripeServer, free_port
 
 
 class RunningService:
@@ -90,6 +90,8 @@ def running_services(
         MongoServer(in_memory=True) as mongo,
         RedisServer() as redis,
         StripeServer() as stripe,
+        # Orders mails the passes of what the door part sells: as under `tix dev`.
+        SmtpServer(log_dir / "mail") as smtp,
     ):
         started: list[RunningService] = []
         try:
@@ -100,6 +102,11 @@ def running_services(
                     "ENVIRONMENT": "dev",
                     "JWT_KEY": key,
                     "PASS_SIGNING_KEY": pass_key,
+                    "SMTP_HOST": smtp.host,
+                    "SMTP_PORT": str(smtp.port),
+                    "SMTP_STARTTLS": "false",
+                    "MAIL_FROM": "TixVibe <tickets@bench.test>",
+                    "PUBLIC_URL": "http://bench.test",
                     "MONGO_URI": mongo.url,
                     "NATS_URL": nats.url,
                     "HOST": "127.0.0.1",

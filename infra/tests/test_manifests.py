@@ -64,7 +64,7 @@ APPS: dict[str, Callable[[Any], FastAPI]] = {
 }
 # Each user of Redis has its own (the room's load must never slow the reservation clock).
 REDIS_OF = {"expiration": "redis", "waitingroom": "waitingroom-redis"}
-SECRETS = {"jwt-secret", "pass-secret", "stripe-secret", "mongo-uri"}
+SECRETS = {"jwt-secret", "pass-secret", "smtp-secret", "stripe-secret", "mongo-uri"}
 UVICORN_GRACEFUL_SECONDS = 15  # tixcommon.process
 
 
@@ -131,8 +131,10 @@ def _stand_in(variable: str) -> str:
     key's list may be empty."""
     if variable == "PASS_SIGNING_KEY":
         return new_pass_signing_key()
-    if variable == "PASS_RETIRED_KEYS":
-        return ""
+    if variable in ("PASS_RETIRED_KEYS", "SMTP_USERNAME", "SMTP_PASSWORD"):
+        return ""  # optional: none, or a relay that takes no account
+    if variable == "SMTP_HOST":
+        return "smtp.example.com"
     return secrets.token_urlsafe(48)
 
 
@@ -180,6 +182,9 @@ async def test_probes_hit_routes_the_services_have(
             {
                 "JWT_KEY": secrets.token_urlsafe(48),
                 "PASS_SIGNING_KEY": new_pass_signing_key(),
+                "SMTP_HOST": "unused",
+                "MAIL_FROM": "TixVibe <tickets@tixvibe.test>",
+                "PUBLIC_URL": "http://unused",
                 "MONGO_URI": "mongodb://unused",
                 "NATS_URL": "nats://unused",
                 "REDIS_URL": "redis://unused",

@@ -61,8 +61,8 @@ OUTSIDE = [
         "10.12.0.5",
         (4317,),
     ),
-    # Stripe's API is somewhere on the internet, at addresses that change.
-    Endpoint("internet", None, (), "54.187.174.169", (443, 80, 27017, 22)),
+    # Stripe's API and the mail relay are somewhere on the internet, at addresses that change.
+    Endpoint("internet", None, (), "54.187.174.169", (443, 587, 25, 80, 27017, 22)),
     Endpoint("cloud-metadata", None, (), "169.254.169.254", (80, 443)),
     Endpoint("managed-mongo", None, (), "10.200.0.5", (27017,)),
 ]
@@ -199,6 +199,9 @@ def needed_flows(manifests: Manifests) -> set[Flow]:
                 flows.add(Flow(source, destination, container_port))
         if source == "payments":
             flows.add(Flow(source, "internet", 443))
+        if smtp_port := env.get("SMTP_PORT"):  # the mail relay, named by smtp-secret
+            assert smtp_port.value
+            flows.add(Flow(source, "internet", int(smtp_port.value)))
         if metrics_port := env.get("METRICS_PORT"):
             assert metrics_port.value
             flows.add(Flow("prometheus", source, int(metrics_port.value)))
@@ -244,6 +247,7 @@ def test_exactly_the_needed_flows_are_allowed(rendered: dict[str, Manifests], va
         Flow("ingress-controller", "waitingroom", 8000),
         Flow("ingress-controller", "payments", 8000),
         Flow("payments", "internet", 443),
+        Flow("orders", "internet", 587),
         Flow("prometheus", "orders", 9464),
         Flow("expiration-worker", "otel-collector", 4318),
         Flow("otel-collector", "tracing-backend", 4317),
@@ -263,7 +267,9 @@ def test_exactly_the_needed_flows_are_allowed(rendered: dict[str, Manifests], va
 
 
 @pytest.mark.parametrize("cloud", CLOUD_OVERLAYS)
-def test_only_payments_reaches_the_internet(rendered: dict[str, Manifests], cloud: str) -> None:
+def test_only_payments_and_the_mail_reach_the_internet(
+    rendered: dict[str, Manifests], cloud: str
+) -> None:
     manifests = rendered[cloud]
     names = endpoints(manifests)
     internet = names["internet"]
@@ -272,6 +278,8 @@ def test_only_payments_reaches_the_internet(rendered: dict[str, Manifests], clou
             continue
         reaches = allowed(manifests, endpoint, internet, Flow(endpoint.name, internet.name, 443))
         assert reaches is (endpoint.name == "payments"), endpoint.name
+        mails = allowed(manifests, endpoint, internet, Flow(endpoint.name, internet.name, 587))
+        assert mails is (endpoint.name == "orders"), endpoint.name
         # Not even payments may reach the cloud's metadata server or private addresses.
         for private in ("cloud-metadata", "managed-mongo"):
             target = names[private]

@@ -60,6 +60,10 @@ def processes(servers: Servers, tmp_path: Path) -> Iterator[dict[str, subprocess
         "ENVIRONMENT": "test",
         "JWT_KEY": secrets.token_urlsafe(48),
         "PASS_SIGNING_KEY": new_pass_signing_key(),
+        # No mail is sent here; orders requires its relay's address all the same.
+        "SMTP_HOST": "127.0.0.1",
+        "MAIL_FROM": "TixVibe <tickets@tixvibe.test>",
+        "PUBLIC_URL": "http://tixvibe.test",
         "STRIPE_KEY": f"sk_test_{secrets.token_hex(12)}",
         "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
         "STRIPE_API_BASE": servers.stripe.url,

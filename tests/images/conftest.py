@@ -18,12 +18,12 @@ import deploy
 import pytest
 import uvicorn
 from fleet import Fleet, Servers, StatefulSetRedis
-from kube import Doc, Manifests, render
+from kube import Doc, Manifests, pod_spec, render
 from pods import ENGINE, Pod, engine, logs, run_command
 
 from tixdev.gateway import Gateway
 from tixdev.stack import new_pass_signing_key, register_local_webhook
-from tixtest import MongoServer, NatsServer, StripeServer
+from tixtest import MongoServer, NatsServer, SmtpServer, StripeServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CLONE_NEWNET = 0x40000000
@@ -94,16 +94,26 @@ def servers(
         StatefulSetRedis(dev.get("StatefulSet", "redis"), 6379, root / "redis"),
         StatefulSetRedis(dev.get("StatefulSet", "waitingroom-redis"), 6380, root / "room-redis"),
         StripeServer(data_dir=root / "stripe"),
+        SmtpServer(root / "mail", _smtp_port(dev)),
     )
     started = []
     try:
         for server in (found.mongo, found.nats, found.redis, found.room_redis, found.stripe):
             server.start()
             started.append(server)
-        yield found
+        with found.smtp:
+            yield found
     finally:
         for server in reversed(started):
             server.close()
+
+
+def _smtp_port(dev: Manifests) -> int:
+    """The port orders' manifests send mail to."""
+    orders = dev.get("Deployment", "orders")
+    port = dev.container_env(orders, pod_spec(orders)["containers"][0])["SMTP_PORT"].value
+    assert port is not None
+    return int(port)
 
 
 def _selected(service: Doc) -> str:
@@ -134,7 +144,7 @@ def fleet(dev: Manifests, images: dict[str, str], servers: Servers) -> Iterator[
                   f"127.0.0.{10 + index}")
         for index, (name, doc) in enumerate(sorted(deployments.items()))
     }  # fmt: skip
-    hosts: dict[str, str] = {"stripe": DATA_ADDRESS}
+    hosts: dict[str, str] = {"stripe": DATA_ADDRESS, "mail": DATA_ADDRESS}
     behind = servers.behind()
     data_addresses = {selected: f"127.0.0.{2 + i}" for i, selected in enumerate(sorted(behind))}
     forwarded: set[tuple[str, int]] = set()
@@ -159,6 +169,7 @@ def fleet(dev: Manifests, images: dict[str, str], servers: Servers) -> Iterator[
     secret_values = {
         ("jwt-secret", "JWT_KEY"): secrets.token_urlsafe(48),
         ("pass-secret", "PASS_SIGNING_KEY"): new_pass_signing_key(),
+        ("smtp-secret", "SMTP_HOST"): "mail",
         ("stripe-secret", "STRIPE_KEY"): f"sk_test_{secrets.token_hex(12)}",
         ("stripe-secret", "STRIPE_WEBHOOK_SECRET"): webhook_secret,
         ("stripe-secret", "STRIPE_PUBLISHABLE_KEY"): f"pk_test_{secrets.token_hex(12)}",

@@ -9,7 +9,7 @@ from kube import Doc, Manifests, pod_spec
 from pods import Pod
 
 from tixdev.servers import ManagedServer
-from tixtest import MongoServer, NatsServer, RedisServer, StripeServer
+from tixtest import MongoServer, NatsServer, RedisServer, SmtpServer, StripeServer
 
 
 class StatefulSetRedis(RedisServer):
@@ -36,6 +36,7 @@ class Servers:
     redis: StatefulSetRedis  # the expiration queue
     room_redis: StatefulSetRedis  # the waiting room's
     stripe: StripeServer
+    smtp: SmtpServer  # the relay smtp-secret names, on the dev overlay's port
 
     def behind(self) -> dict[str, ManagedServer]:
         """The server that stands in for each data workload, by the app.kubernetes.io/name its

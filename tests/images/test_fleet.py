@@ -1,7 +1,7 @@
 """The seven images, each started as its Deployment starts it, then used together: probes pass,
-one purchase completes and one reservation lapses through the gateway, a buyer is admitted
-through the waiting room and orders, and every pod stops on SIGTERM within its grace period.
-Runs in file order: the stops come last."""
+one purchase completes (its passes mailed and checked in once) and one reservation lapses
+through the gateway, a buyer is admitted through the waiting room and orders, and every pod
+stops on SIGTERM within its grace period. Runs in file order: the stops come last."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pypdfium2
 import pytest
+import zxingcpp
 from fleet import Fleet
 from kube import Manifests, render
 from pods import engine, logs, wait_for_probe
@@ -155,9 +158,38 @@ def test_a_purchase_and_a_lapse_through_the_gateway(fleet: Fleet) -> None:
 
     try:
         buy_one_and_let_one_lapse(fleet.gateway, eventually(listing, 10, "tickets listed"))
+        # The payer is mailed the passes, through the relay the manifests name; the seller's
+        # scanner lets the pass in once, with the key the manifests give orders.
+        mail = eventually(lambda: mailed(fleet, "payer@example.com"), 20, "passes mailed")
+        (code,) = pass_codes(mail)
+        scans = [
+            httpx.post(
+                f"{fleet.gateway}/api/checkins", json={"code": code}, headers=seller, timeout=10
+            )
+            for _ in range(2)
+        ]
+        assert [scan.status_code for scan in scans] == [200, 409], [s.text for s in scans]
     except AssertionError as error:
         pod_logs = "\n".join(logs(pod) for pod in fleet.pods.values())
         raise AssertionError(f"{error}\n{pod_logs}") from error
+
+
+def mailed(fleet: Fleet, to: str) -> EmailMessage | None:
+    found = [message for message in fleet.servers.smtp.messages() if message["To"] == to]
+    assert len(found) <= 1, f"{to} was mailed {len(found)} times"
+    return found[0] if found else None
+
+
+def pass_codes(mail: EmailMessage) -> list[str]:
+    """What the QR codes of the mailed PDF hold, page by page, as a phone reads them."""
+    (attachment,) = mail.iter_attachments()
+    assert attachment.get_content_type() == "application/pdf"
+    document = pypdfium2.PdfDocument(attachment.get_content())
+    return [
+        found.text
+        for page in document
+        for found in zxingcpp.read_barcodes(page.render(scale=3).to_pil())
+    ]
 
 
 def test_the_platforms_api_document_comes_from_the_client_image(fleet: Fleet) -> None:

@@ -20,7 +20,7 @@ from tixtest import SignedInUser, serve_app, wait_until
 
 @pytest.fixture
 async def client(
-    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    service_env: dict[str, str], mail_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("EXPIRATION_WINDOW_SECONDS", "60")
     async with serve_app(create_app(load_settings(OrdersSettings))) as http:

@@ -43,7 +43,9 @@ batches = st.lists(st.lists(actions, min_size=1, max_size=5), min_size=1, max_si
 
 
 @pytest.fixture
-async def orders(service_env: dict[str, str]) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def orders(
+    service_env: dict[str, str], mail_env: dict[str, str]
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     app = create_app(load_settings(OrdersSettings))
     async with serve_app(app) as http:
         yield app, http

@@ -249,7 +249,7 @@ async def test_passes_signed_before_a_key_rotation_still_check_in(
 
 
 async def test_a_pass_key_that_is_no_key_stops_the_service_at_start(
-    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    service_env: dict[str, str], mail_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PASS_SIGNING_KEY", "not-a-key")
     with pytest.raises(ConfigurationError, match="PASS_SIGNING_KEY") as raised:

@@ -94,7 +94,7 @@ async def test_a_moved_start_reaches_the_replica_and_is_checked(
 
 @pytest.fixture
 async def long_window(
-    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    service_env: dict[str, str], mail_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("EXPIRATION_WINDOW_SECONDS", "900")
     async with serve_app(create_app(load_settings(OrdersSettings))) as http:

@@ -23,7 +23,7 @@ from tixtest.histories import REAL_SERVERS, redeliveries, ticket_histories
 
 
 @pytest.fixture
-async def orders(service_env: dict[str, str]) -> AsyncIterator[FastAPI]:
+async def orders(service_env: dict[str, str], mail_env: dict[str, str]) -> AsyncIterator[FastAPI]:
     app = create_app(load_settings(OrdersSettings))
     async with serve_app(app):
         yield app

@@ -27,7 +27,8 @@ from tixdev.servers import free_port_block
 # Whatever the developer's shell points at, the stack under test starts its own.
 _INHERITED = {
     "MONGO_URI", "NATS_URL", "REDIS_URL", "STRIPE_API_BASE", "JWT_KEY", "STRIPE_KEY",
-    "PASS_SIGNING_KEY",
+    "PASS_SIGNING_KEY", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD", "MAIL_FROM",
+    "PUBLIC_URL",
 }  # fmt: skip
 
 

@@ -12,12 +12,16 @@ from email.utils import parseaddr
 from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _URL = re.compile(r"^https?://[^/\s]+(/\S*)?$")
 
 
 class MailSettings(BaseSettings):
+    # As every settings class's (tixcommon.settings): composed after one of them, a mixin's own
+    # default (extra="forbid") would win and refuse the other services' variables.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
     # Required, like MONGO_URI: a deployment without a relay would queue mail for ever without
     # a word. `tix dev` and the test kit point them at their local SMTP server.
     smtp_host: str = Field(min_length=1)

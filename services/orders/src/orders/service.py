@@ -19,6 +19,7 @@ from orders.metrics import (
     RESERVATION_CONFLICTS,
 )
 from orders.models import Order, OrderedTicket, Pass, TicketReplica
+from orders.pass_mail import ORDER_COMPLETE, mail_key
 from orders.passes import PassBook
 from orders.repository import BuyerSeatsRepository, OrderRepository, TicketReplicaRepository
 from tixcommon.admission import AdmissionCodec
@@ -37,6 +38,7 @@ from tixcommon.events import (
     TicketRef,
 )
 from tixcommon.locks import KeyedLocks
+from tixcommon.mail import MailRelay
 from tixcommon.money import to_dollars
 
 ALREADY_RESERVED = "Ticket is already reserved"
@@ -91,6 +93,7 @@ class OrderService:
     buyers: BuyerSeatsRepository
     admissions: AdmissionCodec
     passes: PassBook
+    mail: MailRelay
     placing: KeyedLocks = field(default_factory=KeyedLocks)
 
     async def place(
@@ -243,6 +246,15 @@ class OrderService:
             async def work(tx: Transaction) -> None:
                 done = await self.orders.complete(order, session=tx.session)
                 await self.passes.issue(done, session=tx.session)
+                # The buyer's mail, queued with the completion: sent exactly when it commits.
+                if done.buyer_email is not None:
+                    await self.mail.queue.queue_mail(
+                        tx,
+                        key=mail_key(done),
+                        kind=ORDER_COMPLETE,
+                        to=done.buyer_email,
+                        params={"orderId": str(done.id)},
+                    )
                 tx.publish(
                     OrderCompleted(
                         id=str(done.id), version=done.version, ticket=TicketRef(id=done.ticket.id)
@@ -250,6 +262,7 @@ class OrderService:
                 )
 
             await self.outbox.run(work)
+            self.mail.wake()
             ORDERS_COMPLETED.inc()
             PASSES_ISSUED.inc(order.quantity)
 

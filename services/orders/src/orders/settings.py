@@ -5,10 +5,13 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 
 from orders.pass_codes import PassKeys
+from tixcommon.mail import MailSettings
 from tixcommon.settings import EventServiceSettings
 
 
-class OrdersSettings(EventServiceSettings):
+class OrdersSettings(EventServiceSettings, MailSettings):
+    """Orders mails each buyer the passes of a completed order (orders.pass_mail)."""
+
     service_name: str = "orders"
     port: int = 3003
     # How long a buyer has to pay before the reservation lapses.

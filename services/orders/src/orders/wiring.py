@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from orders.pass_mail import ORDER_COMPLETE, PassMail
 from orders.passes import PassBook
 from orders.replica import TicketReplicaKeeper
 from orders.repository import (
@@ -21,6 +22,7 @@ from orders.service import OrderService
 from orders.settings import OrdersSettings
 from tixcommon.admission import AdmissionCodec
 from tixcommon.context import ServiceContext, wiring_dependency
+from tixcommon.mail import running_mail
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,15 @@ async def open_wiring(context: ServiceContext[OrdersSettings]) -> Wiring:
     await order_records.retire_single_holder_index()
     await tickets.count_free_seats(order_records)
     passes = PassBook(settings.pass_keys(), PassRepository(), tickets)
+    mail = PassMail(order_records, passes, settings.public_url)
+    relay = await context.exit_stack.enter_async_context(
+        running_mail(
+            context.database,
+            {ORDER_COMPLETE: mail.render},
+            settings,
+            sample_seconds=settings.metrics_sample_seconds,
+        )
+    )
     orders = OrderService(
         context.require_outbox(),
         timedelta(seconds=settings.expiration_window_seconds),
@@ -46,6 +57,7 @@ async def open_wiring(context: ServiceContext[OrdersSettings]) -> Wiring:
         BuyerSeatsRepository(order_records),
         AdmissionCodec(settings.jwt_key.get_secret_value()),
         passes,
+        relay,
     )
     return Wiring(settings, orders, passes, TicketReplicaKeeper(tickets))
 
