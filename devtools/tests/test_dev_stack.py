@@ -9,12 +9,14 @@ import socket
 import subprocess
 import sys
 from collections import Counter
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tixcommon.bus import EventBus
+from tixdev.mail_server import read_messages
 from tixtest import consumers_idle
 from tixtest.stack import (
     OutputReader,
@@ -53,6 +55,24 @@ def _a_burst_of_sign_ins_is_answered(gateway: str) -> None:
         return Counter(answer.status_code for answer in answers)
 
     assert asyncio.run(burst()) == {200: SIGN_INS}
+
+
+def _the_payer_is_mailed_their_passes(stack: RunningStack) -> None:
+    """Once, as an .eml under .dev/mail (`tix mail` reads them), with the PDF attached."""
+
+    def mailed() -> list[EmailMessage] | None:
+        found = [
+            m for m in read_messages(stack.data_dir / "mail") if m["To"] == "payer@example.com"
+        ]
+        return found or None
+
+    (message,) = eventually(mailed, 20, "the payer's passes mailed")
+    (attachment,) = message.iter_attachments()
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_content().startswith(b"%PDF-")
+    listed = tix(stack.env, "mail")
+    assert listed.returncode == 0, listed.stderr
+    assert "payer@example.com" in listed.stdout
 
 
 def _listening(port: int) -> bool:
@@ -203,6 +223,7 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
     assert {1, 200} <= {ticket["quantity"] for ticket in first_page.json()}  # seats of many
     listing = first_page.json()
     buy_one_and_let_one_lapse(f"http://127.0.0.1:{gateway_port}", listing)
+    _the_payer_is_mailed_their_passes(stack)
     _killed_services_catch_up(stack)
 
     process.send_signal(signal.SIGINT)
