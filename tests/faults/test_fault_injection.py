@@ -1,14 +1,15 @@
 """Fault injection: the platform as `make dev` runs it, on real servers, while buyers keep buying
 single tickets and seats of listings of several.
 
-Every process is killed (-9) in turn, NATS, Redis and the database are restarted, and the
-orders service is cut off from NATS for a while, all in the middle of a stream of purchases
-(pay, cancel or let lapse). Services must say they are not ready while a dependency is away and
-recover by themselves; once the stream stops and the last reservations lapse, nothing may be
-lost or doubled: every order complete or cancelled, every seat sold to exactly one complete
-order or available (a one-seat ticket naming its holder), every payment of its order's seats
-matched to one complete order (or refunded with its cancelled one), no charge
-without a payment record, every replica at its owner's version.
+Every process is killed (-9) in turn, NATS, Redis and the database are restarted, the orders
+service is cut off from NATS for a while, Stripe and the mail relay go away and come back, all
+in the middle of a stream of purchases (pay, cancel or let lapse). Services must say they are
+not ready while a dependency is away and recover by themselves; once the stream stops and the
+last reservations lapse, nothing may be lost or doubled: every order complete or cancelled,
+every seat sold to exactly one complete order or available (a one-seat ticket naming its
+holder), every payment of its order's seats matched to one complete order (or refunded with its
+cancelled one), no charge without a payment record, every replica at its owner's version, and
+every complete order's buyer mailed its passes exactly once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import random
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,11 +30,13 @@ import stripe
 from pymongo import MongoClient
 
 from tixcommon.bus import EventBus
+from tixcommon.mail import message_id
 from tixdev.stack import register_local_webhook
 from tixtest import (
     MongoServer,
     NatsServer,
     RedisServer,
+    SmtpServer,
     StripeServer,
     TcpProxy,
     stream_messages,
@@ -51,6 +55,7 @@ class Infrastructure:
     redis: RedisServer
     stripe: StripeServer
     orders_link: TcpProxy  # orders reaches NATS only through this
+    smtp: SmtpServer  # the mail relay orders sends buyers' passes through
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +70,12 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrast
         server.start()
     link = TcpProxy(nats.port)
     link.restore()
+    smtp = SmtpServer(root / "mail")
+    smtp.start()
     try:
-        yield Infrastructure(mongo, nats, redis, stripe_server, link)
+        yield Infrastructure(mongo, nats, redis, stripe_server, link, smtp)
     finally:
+        smtp.stop()
         link.cut()
         for server in servers:
             server.close()
@@ -89,6 +97,15 @@ def stack(
         EXPIRATION_WINDOW_SECONDS=str(PAY_WITHIN_SECONDS),
         TIX_RESTART_BACKOFF_SECONDS="0.2",
         TIX_ORDERS__NATS_URL=f"nats://127.0.0.1:{infrastructure.orders_link.port}",
+        SMTP_HOST=infrastructure.smtp.host,
+        SMTP_PORT=str(infrastructure.smtp.port),
+        SMTP_STARTTLS="false",
+        # A mail held by a killed orders is sent again well within the wait for the end, and its
+        # "sent" is written through the database's outage (for half the lease); quick retries.
+        TIX_ORDERS__SMTP_TIMEOUT_SECONDS="5",
+        TIX_ORDERS__MAIL_LEASE_SECONDS="40",
+        TIX_ORDERS__MAIL_RETRY_BASE_SECONDS="0.2",
+        TIX_ORDERS__MAIL_RETRY_MAX_SECONDS="2",
         # Short waits between redeliveries and a short ack wait (after which an event held by a
         # killed service comes back), so recovery is quick to watch.
         LISTENER_RETRY_MAX_SECONDS="2",
@@ -258,6 +275,9 @@ def test_nothing_is_lost_or_doubled_through_crashes_restarts_and_partitions(
         # settles what the outage left once Stripe is back.
         outage(stack, shoppers, "Stripe", infrastructure.stripe.stop, infrastructure.stripe.start,
                [])  # fmt: skip
+        # The mail relay too: orders stays ready, and mails what waited once it is back.
+        outage(stack, shoppers, "the mail relay", infrastructure.smtp.stop,
+               infrastructure.smtp.start, [])  # fmt: skip
         shoppers.wait_for(2, "the last fault")
     finally:
         shoppers.stop()
@@ -273,6 +293,7 @@ def test_nothing_is_lost_or_doubled_through_crashes_restarts_and_partitions(
         except AssertionError as failure:
             raise AssertionError(f"{failure}: {truth.unsettled}") from None
         truth.check(shoppers)
+        truth.check_mail(infrastructure.smtp)
 
 
 class Truth:
@@ -314,7 +335,9 @@ class Truth:
         payments = self.load("payments", "payments")
         pending = [f"payment {p['order_id']} {p['status']}" for p in payments.values()
                    if p["status"] != "succeeded"]  # fmt: skip
-        return ongoing + behind + pending + self.dead_letters()
+        mails = [f"mail {m['key']} {m['status']}" for m in self.load("orders", "mail").values()
+                 if m["status"] != "sent"]  # fmt: skip
+        return ongoing + behind + pending + mails + self.dead_letters()
 
     def dead_letters(self) -> list[str]:
         """Events a service set aside: none of them is bad, so any is one lost to a fault."""
@@ -328,6 +351,18 @@ class Truth:
             return [f"{m.subject}: {m.headers.get('Tix-Reason')}" for m in letters]
 
         return asyncio.run(read())
+
+    def check_mail(self, smtp: SmtpServer) -> None:
+        """Every complete order's buyer was mailed its passes exactly once, and nobody else:
+        through kill -9 of orders (the mailing process) and the relay's outage."""
+        orders = self.load("orders", "orders")
+        complete = {i for i, o in orders.items() if o["status"] == "complete"}
+        domain = "tixvibe.dev"  # of tix dev's MAIL_FROM
+        expected = {message_id(f"order-complete:{i}", domain): i for i in complete}
+        received = Counter(str(m["Message-ID"]) for m in smtp.messages())
+        assert set(received) == set(expected), set(received) ^ set(expected)
+        doubled = {expected[m]: n for m, n in received.items() if n > 1}
+        assert not doubled, f"mailed more than once: {doubled}"
 
     def check(self, shoppers: Shoppers) -> None:
         orders = self.load("orders", "orders")
