@@ -29,7 +29,10 @@ from tixtest import RedisServer, StripeServer, serve_app
 
 @pytest.fixture
 async def platform(
-    service_env: dict[str, str], database_name: str, mongo: AsyncMongoClient[Any]
+    service_env: dict[str, str],
+    mail_env: dict[str, str],
+    database_name: str,
+    mongo: AsyncMongoClient[Any],
 ) -> AsyncIterator[Platform]:
     tickets_settings = load_settings(TicketsSettings).model_copy(
         update={"mongo_db": f"{database_name}_tickets"}
@@ -48,6 +51,7 @@ async def platform(
 @pytest.fixture
 async def saga(
     service_env: dict[str, str],
+    mail_env: dict[str, str],
     database_name: str,
     mongo: AsyncMongoClient[Any],
     redis_server: RedisServer,
