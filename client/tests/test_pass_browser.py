@@ -11,13 +11,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import zxingcpp
 from browser_support import CHROMIUM_ARGS, chromium_path, csp_violations, page_as, shot
 from client_support import Visitor
 from pass_support import camera_video, list_seats, paid_order
 from PIL import Image
 from playwright.async_api import Browser, expect
 
+from tixtest.scanning import qr_codes
 from tixtest.stack import RunningStack
 
 MakeVisitor = Callable[[], Visitor]
@@ -40,7 +40,7 @@ async def test_the_buyer_sees_each_pass_qr_code_and_downloads_the_pdf(
         await expect(qr).to_be_visible()
         # What a scanner reads off the screen: the pass's own code.
         drawn = Image.open(io.BytesIO(await qr.screenshot()))
-        assert [found.text for found in zxingcpp.read_barcodes(drawn)] == [issued["code"]]
+        assert qr_codes(drawn) == [issued["code"]]
     await expect(page.get_by_role("heading", name="Seat 2 of 2")).to_be_visible()
     await shot(page, "passes-phone")
     async with page.expect_download() as downloading:

@@ -12,6 +12,7 @@ import functools
 import re
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import pytest
@@ -28,9 +29,11 @@ from tixcommon.fields import (
     SPACE,
     WHITESPACE,
     ObjectIdStr,
+    iso_utc,
     range_pattern,
     seat_count,
     text,
+    to_milliseconds,
     whole_number,
 )
 
@@ -212,3 +215,10 @@ def test_a_number_in_a_string_may_have_blanks_around_it_and_nothing_else() -> No
     assert seats.validate_python("\u3000 12\ufeff") == 12
     with pytest.raises(ValidationError):
         seats.validate_python("\x1c12")
+
+
+def test_a_moment_is_kept_and_written_to_the_millisecond_in_utc() -> None:
+    moment = datetime(2026, 12, 7, 18, 30, 5, 250_999, tzinfo=UTC)
+
+    assert to_milliseconds(moment) == datetime(2026, 12, 7, 18, 30, 5, 250_000, tzinfo=UTC)
+    assert iso_utc(moment) == "2026-12-07T18:30:05.250Z"

@@ -366,18 +366,19 @@ async def test_starttls_and_auth_with_the_relays_credentials(
         tls_context=tls.server_context,
         credentials={"relay-user": password},
     ) as secure:
-        wrong = MailRelay(
-            queue,
-            RENDERERS,
-            mail_settings(
+
+        def signing_in_with(secret: str) -> MailRelay:
+            settings = mail_settings(
                 secure,
                 smtp_host="localhost",
                 smtp_starttls=True,
                 smtp_ca_file=str(tls.ca_file),
                 smtp_username="relay-user",
-                smtp_password="not-" + password,
-            ),
-        )
+                smtp_password=secret,
+            )
+            return MailRelay(queue, RENDERERS, settings)
+
+        wrong = signing_in_with("not-" + password)
         await queue_order_mail(mongo, queue, "tls")
         assert await wrong.send_next() is True
         mail = await stored(queue, "tls")
@@ -389,18 +390,7 @@ async def test_starttls_and_auth_with_the_relays_credentials(
         await queue.collection.update_one(
             {"_id": mail["_id"]}, {"$set": {"nextAttemptAt": mail["createdAt"]}}
         )
-        right = MailRelay(
-            queue,
-            RENDERERS,
-            mail_settings(
-                secure,
-                smtp_host="localhost",
-                smtp_starttls=True,
-                smtp_ca_file=str(tls.ca_file),
-                smtp_username="relay-user",
-                smtp_password=password,
-            ),
-        )
+        right = signing_in_with(password)
         assert await right.send_next() is True
         assert subjects(secure) == ["Your tickets for order tls"]
 

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pypdfium2
 import pytest
-import zxingcpp
 from fleet import Fleet
 from kube import Manifests, render
 from pods import engine, logs, wait_for_probe
 
 from tixtest.altcha import solved
+from tixtest.scanning import pdf_pages
 from tixtest.stack import buy_one_and_let_one_lapse, eventually, sign_up
 
 DEPLOYMENTS = sorted(
@@ -184,12 +183,7 @@ def pass_codes(mail: EmailMessage) -> list[str]:
     """What the QR codes of the mailed PDF hold, page by page, as a phone reads them."""
     (attachment,) = mail.iter_attachments()
     assert attachment.get_content_type() == "application/pdf"
-    document = pypdfium2.PdfDocument(attachment.get_content())
-    return [
-        found.text
-        for page in document
-        for found in zxingcpp.read_barcodes(page.render(scale=3).to_pil())
-    ]
+    return [code for page in pdf_pages(attachment.get_content()) for code in page.codes]
 
 
 def test_the_platforms_api_document_comes_from_the_client_image(fleet: Fleet) -> None:

@@ -74,6 +74,16 @@ def date_time(value: object) -> datetime | None:
         return None
 
 
+def to_milliseconds(moment: datetime) -> datetime:
+    """A moment as MongoDB keeps it (to the millisecond): what a write answers, a read agrees."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def iso_utc(moment: datetime) -> str:
+    """A UTC moment as the API writes it: ISO 8601 to the millisecond, with `Z`."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def date(value: object) -> date_ | None:
     """An RFC 3339 full-date; None for anything else."""
     if not isinstance(value, str) or _DATE.fullmatch(value) is None:

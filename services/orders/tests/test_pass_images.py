@@ -15,6 +15,7 @@ from PIL import Image
 
 from orders.pass_codes import PassClaims, PassKeys, generate_signing_key
 from orders.pass_images import PassSheet, passes_pdf, qr_png, qr_svg, starts_at_text
+from tixtest.scanning import pdf_pages, qr_codes
 
 STARTS_AT = datetime(2026, 3, 14, 20, 0, tzinfo=UTC)
 ORDER_ID = "65f1c0ffee0000000000abcd"
@@ -47,19 +48,9 @@ def sheet(code: str, seat: int, of: int, **changes: object) -> PassSheet:
     return PassSheet(**(fields | changes))  # type: ignore[arg-type]
 
 
-def decoded(image: Image.Image) -> list[str]:
-    return [barcode.text for barcode in zxingcpp.read_barcodes(image)]
-
-
 def pages_of(pdf: bytes) -> list[tuple[list[str], str]]:
     """Each page's decoded QR codes and its text (whitespace runs as one space)."""
-    document = pdfium.PdfDocument(pdf)
-    pages = []
-    for page in document:
-        image = page.render(scale=2, grayscale=True).to_pil()
-        text = " ".join(page.get_textpage().get_text_bounded().split())
-        pages.append((decoded(image), text))
-    return pages
+    return [(page.codes, page.text) for page in pdf_pages(pdf, scale=2)]
 
 
 def test_the_png_decodes_to_the_code(keys: PassKeys) -> None:
@@ -74,7 +65,7 @@ def test_the_png_decodes_to_the_code(keys: PassKeys) -> None:
 
 def test_a_small_png_still_decodes(keys: PassKeys) -> None:
     code = codes_of(keys, 1)[0]
-    assert decoded(Image.open(io.BytesIO(qr_png(code, scale=2)))) == [code]
+    assert qr_codes(Image.open(io.BytesIO(qr_png(code, scale=2)))) == [code]
 
 
 def test_the_svg_is_an_svg_document_that_scales(keys: PassKeys) -> None:

@@ -21,6 +21,7 @@ from orders.pass_images import PassSheet, passes_pdf
 from orders.repository import PassRepository, TicketReplicaRepository
 from tixcommon.auth import UserClaims
 from tixcommon.errors import BadRequest, Conflict, Forbidden, NotFound
+from tixcommon.fields import to_milliseconds
 
 INVALID_CODE = "Invalid ticket code"
 NOT_YOUR_EVENT = "Not your event"
@@ -127,7 +128,7 @@ class PassBook:
             raise Forbidden(NOT_YOUR_EVENT)
         pass_id = ObjectId(claims.pass_id)
         # To the millisecond, as the database keeps it: this answer and the order's agree.
-        at = _to_milliseconds(scanned_at or now)
+        at = to_milliseconds(scanned_at or now)
         if await self.passes.check_in(pass_id, at, nonce):
             CHECK_INS.labels("checked-in").inc()
             return CheckedIn(claims.seat, at, ticket)
@@ -142,7 +143,3 @@ class PassBook:
             raise Conflict(ALREADY_CHECKED_IN)
         CHECK_INS.labels("repeated").inc()
         return CheckedIn(existing.seat, existing.checked_in_at, ticket)
-
-
-def _to_milliseconds(moment: datetime) -> datetime:
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

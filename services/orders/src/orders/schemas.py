@@ -18,7 +18,15 @@ from pydantic.alias_generators import to_camel
 
 from orders.models import Order, Pass, PassStatus
 from tixcommon.events import OrderStatus
-from tixcommon.fields import DATE_TIME_SCHEMA, ObjectIdStr, Rules, date_time, seat_count, text
+from tixcommon.fields import (
+    DATE_TIME_SCHEMA,
+    ObjectIdStr,
+    Rules,
+    date_time,
+    iso_utc,
+    seat_count,
+    text,
+)
 from tixcommon.money import to_dollars
 
 SEATS_PER_ORDER_MAX = 10
@@ -37,10 +45,6 @@ class TicketOut(BaseModel):
     price: float
 
 
-def _iso_utc(value: datetime) -> str:
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class PassOut(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
@@ -52,7 +56,7 @@ class PassOut(BaseModel):
 
     @field_serializer("checked_in_at")
     def _iso_utc(self, value: datetime | None) -> str | None:
-        return None if value is None else _iso_utc(value)
+        return None if value is None else iso_utc(value)
 
     @classmethod
     def of(cls, issued: Pass) -> PassOut:
@@ -81,7 +85,7 @@ class OrderOut(BaseModel):
 
     @field_serializer("expires_at")
     def _iso_utc(self, value: datetime) -> str:
-        return _iso_utc(value)
+        return iso_utc(value)
 
     @classmethod
     def of(cls, order: Order, passes: list[Pass] | None = None) -> OrderOut:
@@ -161,7 +165,7 @@ class CheckInOut(BaseModel):
 
     @field_serializer("checked_in_at")
     def _iso_utc(self, value: datetime) -> str:
-        return _iso_utc(value)
+        return iso_utc(value)
 
 
 class DoorOut(BaseModel):

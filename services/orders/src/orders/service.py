@@ -37,6 +37,7 @@ from tixcommon.events import (
     TicketPrice,
     TicketRef,
 )
+from tixcommon.fields import to_milliseconds
 from tixcommon.locks import KeyedLocks
 from tixcommon.mail import MailRelay
 from tixcommon.money import to_dollars
@@ -77,11 +78,6 @@ def _no_seats(ticket: TicketReplica) -> BadRequest:
     if ticket.quantity == 1:
         return BadRequest(ALREADY_RESERVED, field="ticketId")
     return BadRequest(NOT_ENOUGH_SEATS, field="quantity")
-
-
-def _to_milliseconds(moment: datetime) -> datetime:
-    """MongoDB keeps milliseconds: the event, the stored order and the API must agree."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 @dataclass
@@ -143,7 +139,7 @@ class OrderService:
             user_id=buyer.id,
             buyer_email=buyer.email,
             status=OrderStatus.CREATED,
-            expires_at=_to_milliseconds(expires_at),
+            expires_at=to_milliseconds(expires_at),
             ticket=OrderedTicket(
                 id=str(ticket.id), title=ticket.title, price_cents=ticket.price_cents
             ),

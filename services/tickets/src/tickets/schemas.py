@@ -28,6 +28,7 @@ from tixcommon.fields import (
     date_time,
     seat_count,
     text,
+    to_milliseconds,
     whole_number,
 )
 from tixcommon.money import stored_cents, to_cents, to_dollars
@@ -96,7 +97,7 @@ def _future_moment(label: str, in_past: str, too_late: str) -> Any:
             moment = moment.astimezone(UTC)
         except OverflowError:
             raise ValueError(too_late) from None
-        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        return to_milliseconds(moment)
 
     return Rules(BeforeValidator(parse), DATE_TIME_SCHEMA)
 

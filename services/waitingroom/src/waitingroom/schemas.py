@@ -8,13 +8,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from pydantic.alias_generators import to_camel
 
+from tixcommon.fields import iso_utc
 from waitingroom.models import PlaceStatus
 
 SOLUTION_MAX = 2048
-
-
-def _iso_utc(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def from_milliseconds(moment: int) -> datetime:
@@ -61,4 +58,4 @@ class PlaceOut(BaseModel):
 
     @field_serializer("draw_at", "admitted_until")
     def _moments(self, value: datetime | None) -> str | None:
-        return None if value is None else _iso_utc(value)
+        return None if value is None else iso_utc(value)
