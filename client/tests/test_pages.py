@@ -155,7 +155,7 @@ def test_forms_without_the_callers_token_change_nothing(
 
 def test_pages_for_signed_in_users_send_others_to_sign_in(visitors: MakeVisitor) -> None:
     visitor = visitors()
-    for path in ("/tickets/new", "/tickets/mine", "/orders"):
+    for path in ("/tickets/new", "/tickets/mine", "/orders", "/auth/account"):
         response = visitor.get(path)
         assert response.status_code == 303
         assert response.headers["location"] == f"/auth/signin?next={path}"

@@ -67,6 +67,8 @@ async def verify_csrf(request: Request) -> None:
 class SecurityHeaders:
     """Adds the headers every page wants: a strict CSP (our own scripts and Stripe's only),
     no framing, no sniffing, no referrer beyond our origin, the camera for our own pages only.
+    A page may send a stricter one of these itself (the reset page's `no-referrer`): the
+    page's own is kept, since a second header of the same name would be read last-one-wins.
 
     The Scan page needs nothing more of the CSP: its decoder is one of our static scripts
     ('self'), the camera's stream is given to its <video> as an object (srcObject), not fetched
@@ -108,7 +110,10 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+                own = message.get("headers", [])
+                named = {name.lower() for name, _ in own}
+                added = [header for header in self.headers if header[0] not in named]
+                message = {**message, "headers": [*own, *added]}
             await send(message)
 
         await self.app(scope, receive, with_headers)
