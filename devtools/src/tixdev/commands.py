@@ -36,8 +36,8 @@ def stack_state() -> dict[str, Any]:
 
 def status() -> int:
     """Each component's readiness, then each process's key figures from its metrics (events
-    waiting for its consumers, its outbox's oldest entry, its dead letters); exit 1 if any
-    component is not ready."""
+    waiting for its consumers, its outbox's oldest entry, its dead letters and, where it sends
+    mail, its mail queue); exit 1 if any component is not ready."""
     state = stack_state()
     healthy = True
     with httpx.Client(timeout=3) as client:
@@ -73,6 +73,14 @@ def _key_figures(client: httpx.Client, url: str) -> str:
         f"(oldest {totals.get('tixvibe_outbox_oldest_entry_age_seconds', 0):.1f} s)",
         f"{totals.get('tixvibe_dead_letters_total', 0):.0f} dead letters",
     ]
+    # Only the processes with a mail relay (orders, auth) have these (tixcommon.mail.metrics).
+    if "tixvibe_mail_queued" in totals:
+        figures.append(
+            f"mail {totals['tixvibe_mail_queued']:.0f} queued "
+            f"(oldest {totals.get('tixvibe_mail_oldest_queued_age_seconds', 0):.1f} s), "
+            f"{totals.get('tixvibe_mail_sent_total', 0):.0f} sent, "
+            f"{totals.get('tixvibe_mail_failures_total', 0):.0f} failed attempts"
+        )
     return "metrics: " + ", ".join(figures)
 
 
