@@ -8,7 +8,8 @@ import asyncio
 import io
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from browser_support import CHROMIUM_ARGS, chromium_path, csp_violations, page_as, shot
@@ -23,6 +24,26 @@ from tixtest.stack import RunningStack
 MakeVisitor = Callable[[], Visitor]
 # A scan is a frame decoded (every 120 ms), then a check-in and a count through the router.
 SCAN_TIMEOUT = 15_000
+
+
+@asynccontextmanager
+async def camera_on(browser: Browser, video: Path) -> AsyncIterator[Browser]:
+    """A Chromium of its own: its camera is the video, and the page may use it without
+    asking."""
+    camera = await browser.browser_type.launch(
+        executable_path=chromium_path(),
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        yield camera
+    finally:
+        await camera.close()
 
 
 async def test_the_buyer_sees_each_pass_qr_code_and_downloads_the_pdf(
@@ -62,18 +83,7 @@ async def test_the_seller_scans_a_pass_with_the_camera_once_and_again_is_refused
     png = buyer.get(f"/api/orders/{order['id']}/passes/{third['id']}.png")
     assert png.status_code == 200
     video = camera_video(png.content, tmp_path / "pass.y4m")
-    # A Chromium of its own: its camera is the video, and the page may use it without asking.
-    camera = await browser.browser_type.launch(
-        executable_path=chromium_path(),
-        headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}",
-        ],
-    )
-    try:
+    async with camera_on(browser, video) as camera:
         page = await page_as(camera, platform, seller, width=390)
         refused = csp_violations(page)
         await page.goto(f"/tickets/{ticket_id}/scan")
@@ -102,7 +112,37 @@ async def test_the_seller_scans_a_pass_with_the_camera_once_and_again_is_refused
         await expect(checked_in).to_have_text("1")
         await shot(page, "scan-already")
         assert refused == []
-    finally:
-        await camera.close()
     passes = buyer.http.get(f"/api/orders/{order['id']}").json()["passes"]
     assert [issued["status"] for issued in passes] == ["valid", "valid", "checked-in", "valid"]
+
+
+async def test_the_camera_at_one_listings_door_refuses_the_sellers_pass_of_another(
+    browser: Browser, platform: RunningStack, visitors: MakeVisitor, tmp_path: Path
+) -> None:
+    seller, buyer = visitors().sign_up(), visitors().sign_up()
+    tonight = list_seats(seller.http, f"Run, night 1 {uuid.uuid4().hex[:4]}", 2)
+    tomorrow = paid_order(buyer.http, list_seats(seller.http, "Run, night 2", 2), 1)
+    held_up = tomorrow["passes"][0]
+    png = buyer.get(f"/api/orders/{tomorrow['id']}/passes/{held_up['id']}.png")
+    assert png.status_code == 200
+
+    async with camera_on(browser, camera_video(png.content, tmp_path / "pass.y4m")) as camera:
+        page = await page_as(camera, platform, seller, width=390)
+        await page.goto(f"/tickets/{tonight}/scan")
+        async with page.expect_response(
+            lambda response: response.url.endswith("/api/checkins"), timeout=SCAN_TIMEOUT
+        ) as answering:
+            await page.get_by_role("button", name="Scan with the camera").click()
+        answer = await answering.value
+
+        # Orders is asked, with this door's listing, and answers for it.
+        sent = answer.request.post_data_json
+        assert sent is not None
+        assert (sent["code"], sent["ticketId"], answer.status) == (held_up["code"], tonight, 400)
+        result = page.locator("#scan-result")
+        await expect(result).to_have_text("Not for this event")
+        await expect(result).to_have_class(re.compile(r"\bbad\b"))
+        await expect(page.locator('[data-count="checkedIn"]')).to_have_text("0")
+    # Still valid for its own night.
+    passes = buyer.http.get(f"/api/orders/{tomorrow['id']}").json()["passes"]
+    assert [issued["status"] for issued in passes] == ["valid"]

@@ -186,9 +186,10 @@ class ApiSession:
         """The seller's count at the door of their listing (403 for anyone else's)."""
         return Door.model_validate(await self.call("GET", f"/api/checkins/{ticket_id}"))
 
-    async def check_in(self, code: str, nonce: str) -> CheckIn:
-        """Let a pass in; the same `nonce` again (a form sent twice) gets the first answer."""
-        body = {"code": code, "nonce": nonce}
+    async def check_in(self, code: str, nonce: str, ticket_id: str) -> CheckIn:
+        """Let a pass in at the door of the listing `ticket_id` (a pass of another is refused);
+        the same `nonce` again (a form sent twice) gets the first answer."""
+        body = {"code": code, "nonce": nonce, "ticketId": ticket_id}
         return CheckIn.model_validate(await self.call("POST", "/api/checkins", body))
 
     async def join_queue(self, ticket_id: str, altcha: str) -> Place:

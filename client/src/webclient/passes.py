@@ -8,8 +8,8 @@ handler, a link) can reach the page through it, whatever the response held.
 
 A code is `<kid>.<payload>.<signature>` (orders.pass_codes, which this must agree with): the
 payload's 27 bytes are a version (1), the pass id, the ticket id (12 bytes each), the seat and the
-order's seats. The client reads the payload without checking the signature, to say "of 4" and
-which listing a pass is for before asking orders; orders verifies every code it is sent.
+order's seats. The client reads the payload without checking the signature, to say "of 4" once
+orders has let the pass in; orders verifies every code it is sent, and checks its listing too.
 """
 
 from __future__ import annotations
@@ -61,9 +61,8 @@ def inline_qr(svg: str, label: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PassPayload:
-    """What a code says it is (unverified): seat `seat` of `of`, for the listing `ticket_id`."""
+    """What a code says it is (unverified): seat `seat` of `of`."""
 
-    ticket_id: str
     seat: int
     of: int
 
@@ -79,4 +78,4 @@ def read_payload(code: str) -> PassPayload | None:
         return None
     if len(data) != _PAYLOAD_BYTES or data[0] != _CODE_VERSION:
         return None
-    return PassPayload(ticket_id=data[13:25].hex(), seat=data[25], of=data[26])
+    return PassPayload(seat=data[25], of=data[26])

@@ -128,6 +128,9 @@ async def test_an_offline_scan_uploaded_later_keeps_its_time(
         ({"code": "x", "nonce": "n" * 65}, "nonce", None),
         ({"code": "x", "scannedAt": "yesterday"}, "scannedAt", None),
         ({"code": "x", "scannedAt": "2026-12-07T19:30:00"}, "scannedAt", None),
+        ({"code": "x", "ticketId": "nope"}, "ticketId", "must be a valid id"),
+        ({"code": "x", "ticketId": "a" * 25}, "ticketId", "must be a valid id"),
+        ({"code": "x", "ticketId": 42}, "ticketId", None),
     ],
 )
 async def test_a_malformed_scan_is_refused_naming_its_field(
@@ -144,6 +147,79 @@ async def test_a_malformed_scan_is_refused_naming_its_field(
     assert error["field"] == field
     if message:
         assert error["message"] == message
+
+
+async def test_a_scanner_at_a_listings_door_lets_in_that_listings_passes(
+    client: httpx.AsyncClient, seller: SignedInUser, sold: dict[str, Any]
+) -> None:
+    scan = {"code": sold["passes"][0]["code"], "ticketId": sold["ticket"]["id"], "nonce": "d-1"}
+
+    scanned = await client.post(CHECKINS, json=scan, headers=seller.headers)
+    retried = await client.post(CHECKINS, json=scan, headers=seller.headers)
+
+    assert scanned.status_code == 200, scanned.text
+    assert scanned.json()["seat"] == 1
+    assert (retried.status_code, retried.json()) == (200, scanned.json())
+
+
+async def test_a_pass_of_the_sellers_other_listing_is_not_for_this_door_and_stays_valid(
+    client: httpx.AsyncClient,
+    seller: SignedInUser,
+    buyer: SignedInUser,
+    list_ticket: ListTicket,
+    paid: Callable[..., Awaitable[dict[str, Any]]],
+    sold: dict[str, Any],
+) -> None:
+    tonight = sold["ticket"]["id"]
+    tomorrow = await paid(buyer, await list_ticket("Opera, night 2", 40, seller_id=seller.id))
+    code = tomorrow["passes"][0]["code"]
+
+    refused = await client.post(
+        CHECKINS, json={"code": code, "ticketId": tonight}, headers=seller.headers
+    )
+    retried = await client.post(
+        CHECKINS, json={"code": code, "ticketId": tonight, "nonce": "d-2"}, headers=seller.headers
+    )
+
+    assert (refused.status_code, refused.json()) == (400, refusal("Not for this event", "code"))
+    assert (retried.status_code, retried.json()) == (400, refusal("Not for this event", "code"))
+    door = await client.get(f"{CHECKINS}/{tomorrow['ticket']['id']}", headers=seller.headers)
+    assert door.json()["checkedIn"] == 0
+    at_its_own_door = await client.post(
+        CHECKINS,
+        json={"code": code, "ticketId": tomorrow["ticket"]["id"], "nonce": "d-2"},
+        headers=seller.headers,
+    )
+    assert at_its_own_door.status_code == 200, at_its_own_door.text
+
+
+async def test_the_door_is_checked_after_the_code_and_the_seller_and_before_the_pass(
+    client: httpx.AsyncClient,
+    seller: SignedInUser,
+    make_user: Callable[..., SignedInUser],
+    sold: dict[str, Any],
+) -> None:
+    code = sold["passes"][0]["code"]
+    elsewhere = "f" * 24
+    forged = code[:-2] + ("AA" if not code.endswith("AA") else "BA")
+
+    invalid = await client.post(
+        CHECKINS, json={"code": forged, "ticketId": elsewhere}, headers=seller.headers
+    )
+    not_yours = await client.post(
+        CHECKINS, json={"code": code, "ticketId": elsewhere}, headers=make_user().headers
+    )
+    assert (await client.post(CHECKINS, json={"code": code}, headers=seller.headers)).is_success
+    used_elsewhere = await client.post(
+        CHECKINS, json={"code": code, "ticketId": elsewhere}, headers=seller.headers
+    )
+
+    assert (invalid.status_code, invalid.json()) == (400, refusal("Invalid ticket code", "code"))
+    assert (not_yours.status_code, not_yours.json()) == (403, refusal("Not your event"))
+    assert (used_elsewhere.status_code, used_elsewhere.json()) == (
+        400,
+        refusal("Not for this event", "code"),
+    )
 
 
 async def test_a_scan_time_in_the_future_is_refused(
@@ -278,3 +354,22 @@ async def test_the_seller_sees_how_many_of_the_sold_seats_are_in(
     assert (await client.get(f"{CHECKINS}/{'f' * 24}", headers=seller.headers)).status_code == 404
     malformed = await client.get(f"{CHECKINS}/nope", headers=seller.headers)
     assert (malformed.status_code, malformed.json()["errors"][0]["field"]) == (400, "ticketId")
+
+
+async def test_the_api_document_describes_the_scanners_listing_and_its_refusal(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/api/orders/openapi.json")).json()
+    operation = document["paths"]["/api/checkins"]["post"]
+    body_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = document["components"]["schemas"][body_ref.rsplit("/", 1)[1]]
+
+    ticket_id = body["properties"]["ticketId"]
+    assert "ticketId" not in body.get("required", [])
+    assert {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}.items() <= next(
+        one for one in ticket_id["anyOf"] if one.get("type") == "string"
+    ).items()
+    refused = operation["responses"]["400"]["content"]["application/json"]["examples"]
+    assert {"errors": [{"message": "Not for this event", "field": "code"}]} in [
+        example["value"] for example in refused.values()
+    ]

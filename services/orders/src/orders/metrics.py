@@ -21,6 +21,7 @@ PASSES_ISSUED = Counter(
 CHECK_INS = Counter(
     "tixvibe_check_ins_total",
     "Scans at the door, by outcome: checked-in, repeated (the same scan sent again), already "
-    "(checked in before), not-yours (another seller's pass), invalid (a code we did not sign).",
+    "(checked in before), not-yours (another seller's pass), other-event (the seller's pass of "
+    "another listing than the scanner's), invalid (a code we did not sign).",
     ["outcome"],
 )

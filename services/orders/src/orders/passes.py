@@ -25,6 +25,7 @@ from tixcommon.fields import to_milliseconds
 
 INVALID_CODE = "Invalid ticket code"
 NOT_YOUR_EVENT = "Not your event"
+NOT_FOR_THIS_EVENT = "Not for this event"
 ALREADY_CHECKED_IN = "Already checked in"
 SCANNED_LATER = "Scan time is in the future"
 # A scanner's clock may run ahead of ours by this much before its scan times are refused.
@@ -110,10 +111,12 @@ class PassBook:
         *,
         nonce: str | None = None,
         scanned_at: datetime | None = None,
+        at_door_of: ObjectId | None = None,
     ) -> CheckedIn:
         """Let the pass in once. The same `nonce` again (a scanner retrying a scan whose answer
         it lost) gets the first answer; `scanned_at`, of a scan made offline, is when it was let
-        in."""
+        in; `at_door_of`, the listing the scanner is at the door of, refuses the seller's passes
+        of their other listings (the other nights of a run), which stay valid for their own."""
         now = datetime.now(UTC)
         if scanned_at is not None and scanned_at > now + SCANNER_CLOCK_SKEW:
             raise BadRequest(SCANNED_LATER, field="scannedAt")
@@ -126,6 +129,9 @@ class PassBook:
         if ticket is None or ticket.seller_id != scanner.id:
             CHECK_INS.labels("not-yours").inc()
             raise Forbidden(NOT_YOUR_EVENT)
+        if at_door_of is not None and claims.ticket_id != str(at_door_of):
+            CHECK_INS.labels("other-event").inc()
+            raise BadRequest(NOT_FOR_THIS_EVENT, field="code")
         pass_id = ObjectId(claims.pass_id)
         # To the millisecond, as the database keeps it: this answer and the order's agree.
         at = to_milliseconds(scanned_at or now)

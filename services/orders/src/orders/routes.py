@@ -9,7 +9,13 @@ from fastapi import Header, Response, status
 
 from orders.models import Order, Pass, PassStatus
 from orders.pass_images import qr_png, qr_svg
-from orders.passes import ALREADY_CHECKED_IN, INVALID_CODE, NOT_YOUR_EVENT, SCANNED_LATER
+from orders.passes import (
+    ALREADY_CHECKED_IN,
+    INVALID_CODE,
+    NOT_FOR_THIS_EVENT,
+    NOT_YOUR_EVENT,
+    SCANNED_LATER,
+)
 from orders.schemas import CheckedInTicket, CheckInIn, CheckInOut, DoorOut, OrderIn, OrderOut
 from orders.service import (
     ALREADY_RESERVED,
@@ -165,13 +171,20 @@ async def passes_document(
     responses=refusals(
         BadRequest(INVALID_CODE, field="code"),
         BadRequest(SCANNED_LATER, field="scannedAt"),
+        BadRequest(NOT_FOR_THIS_EVENT, field="code"),
         Forbidden(NOT_YOUR_EVENT),
         Conflict(ALREADY_CHECKED_IN),
     ),
 )
 async def check_in(body: CheckInIn, user: RequireUser, passes: Passes) -> CheckInOut:
     """Let a pass in at the door, once: the seller of its ticket scans its code."""
-    done = await passes.check_in(user, body.code, nonce=body.nonce, scanned_at=body.scanned_at)
+    done = await passes.check_in(
+        user,
+        body.code,
+        nonce=body.nonce,
+        scanned_at=body.scanned_at,
+        at_door_of=ObjectId(body.ticket_id) if body.ticket_id else None,
+    )
     return CheckInOut(
         status=PassStatus.CHECKED_IN,
         checked_in_at=done.at,

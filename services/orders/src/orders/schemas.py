@@ -148,6 +148,13 @@ class CheckInIn(BaseModel):
         Rules(BeforeValidator(_scan_time), DATE_TIME_SCHEMA),
         Field(description="When a scanner that was offline let the pass in"),
     ] = None
+    ticket_id: Annotated[
+        ObjectIdStr | None,
+        Field(
+            description="The listing this scanner is at the door of: a pass of the seller's "
+            "other listing is then refused (`Not for this event`) and stays valid for its own"
+        ),
+    ] = None
 
 
 class CheckedInTicket(BaseModel):
