@@ -8,25 +8,32 @@ import signal
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from pymongo import AsyncMongoClient
 
 from tixcommon.mail import MAIL_COLLECTION, MailQueue, MailRelay, MailSettings, message_id
 from tixcommon.settings import ConfigurationError, EventServiceSettings, load_settings
-from tixtest import MongoServer, SmtpServer, metric, self_signed_tls, wait_until
+from tixtest import MongoServer, SmtpServer, free_port, metric, self_signed_tls, wait_until
 
 FROM = "TixVibe <tickets@tixvibe.test>"
 PDF = b"%PDF-1.4 a pass\n"
 
 
 def mail_settings(smtp: SmtpServer, **overrides: Any) -> MailSettings:
+    return relay_settings(smtp.host, smtp.port, **overrides)
+
+
+def relay_settings(host: str, port: int, **overrides: Any) -> MailSettings:
     values: dict[str, Any] = {
-        "smtp_host": smtp.host,
-        "smtp_port": smtp.port,
+        "smtp_host": host,
+        "smtp_port": port,
         "smtp_starttls": False,
         "mail_from": FROM,
         "public_url": "http://tixvibe.test/",
@@ -354,6 +361,68 @@ async def test_a_relay_killed_mid_send_leaves_the_mail_to_another_after_its_leas
         await relay.stop()
     assert subjects(smtp_server) == ["Your tickets for order crash"]
     assert (await stored(queue, "crash"))["attempts"] == 2
+
+
+class TakesTheDatabaseAway:
+    """An SMTP server's handler (aiosmtpd, as the dev server's) that keeps what it receives
+    and, as it accepts the first message, stops the database: the relay hears "250" with no
+    database to write "sent" to."""
+
+    def __init__(self, database: MongoServer) -> None:
+        self.database = database
+        self.accepted: list[bytes] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        self.accepted.append(envelope.original_content or b"")
+        if len(self.accepted) == 1:
+            self.database.stop()  # blocks this server's loop until the database is gone
+        return "250 Message accepted for delivery"
+
+
+async def test_a_mail_sent_as_the_database_goes_away_is_marked_sent_once_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    database = MongoServer()  # on disk: what was queued survives the outage
+    with database:
+        mongo: AsyncMongoClient[Any] = AsyncMongoClient(
+            database.url, tz_aware=True, serverSelectionTimeoutMS=300
+        )
+        smtp = TakesTheDatabaseAway(database)
+        server = Controller(smtp, hostname="127.0.0.1", port=free_port())
+        server.start()
+        try:
+            queue = MailQueue(mongo["mail_outage"][MAIL_COLLECTION])
+            await queue.ensure_indexes()
+            await queue_order_mail(mongo, queue, "outage")
+            settings = relay_settings(
+                "127.0.0.1", server.port, mail_lease_seconds=4, smtp_timeout_seconds=1.5
+            )
+            relay = MailRelay(queue, RENDERERS, settings)
+            relay.start()
+
+            def failed_marks() -> int:
+                return sum(
+                    r.getMessage() == "mail sent, not yet marked sent" for r in caplog.records
+                )
+
+            # Five failed writes take some 2 s: past half the lease, where the relay used to
+            # give up on the write (and sent the mail again once the lease ran out).
+            await wait_until(lambda: failed_marks() >= 5, timeout=30, message="marks failing")
+            assert len(smtp.accepted) == 1
+            database.start()
+            await wait_until(lambda: marked_sent(queue, "outage"), timeout=30, message="marked")
+            await relay.stop()
+
+            mail = await stored(queue, "outage")
+            assert (mail["status"], mail["attempts"], mail["lastError"]) == ("sent", 1, None)
+            # Nothing is due again, even for another relay once the claim's lease is over.
+            lease_over = mail["nextAttemptAt"]
+            await wait_until(lambda: datetime.now(UTC) > lease_over, timeout=10, message="lease")
+            assert await MailRelay(queue, RENDERERS, settings).send_next() is False
+            assert len(smtp.accepted) == 1
+        finally:
+            server.stop()
+            await mongo.close()
 
 
 async def test_starttls_and_auth_with_the_relays_credentials(
