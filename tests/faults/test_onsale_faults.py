@@ -57,9 +57,12 @@ AOF_LOSS_SECONDS = 2.5
 RETRIED_STATUSES = {502, 503, 504}
 LATE_PLACES = 1_000_000_000  # arrivals after the draw queue at 10^9 + their arrival number
 # What each admitted buyer does with an admission, in turn: seats ordered one order at a time,
-# and whether the last of them is refused (over the limit). Every plan but the idle one takes
-# exactly LIMIT seats, so the seats run out exactly.
+# and whether the last of them is refused (over the limit). An admission is for one purchase:
+# its first order gives back what it did not take, so a second order (of [1, 1]) competes for
+# what is left, and at the end an order may find fewer seats than it asks for (its buyer then
+# asks for fewer, as the page lets them).
 PLANS: list[tuple[list[int], bool]] = [([2], False), ([1, 1], False), ([2, 1], True), ([], False)]
+NOT_ENOUGH_SEATS = "Not enough seats available"
 
 
 @dataclass
@@ -178,21 +181,31 @@ class Crowd(threading.Thread):
     def order(self, buyer: Buyer, admission: str) -> None:
         seats, last_refused = buyer.plan
         for number, quantity in enumerate(seats[len(buyer.ordered) :], start=len(buyer.ordered)):
-            placed = self.call(
-                "POST",
-                "/api/orders",
-                {**buyer.headers, ADMISSION_HEADER: admission},
-                json={"ticketId": self.ticket_id, "quantity": quantity},
-            )
+            placed = self.place_order(buyer, admission, quantity)
+            while seats_gone(placed) and quantity > 1:
+                quantity -= 1
+                placed = self.place_order(buyer, admission, quantity)
             buyer.ordered.append(placed.status_code)
             refused = last_refused and number == len(seats) - 1
             expected = 400 if refused else 201
-            if placed.status_code != expected:
+            if placed.status_code != expected and not seats_gone(placed):
                 self.errors.append(f"order {quantity} by {buyer.index}: {placed.text}")
+
+    def place_order(self, buyer: Buyer, admission: str, quantity: int) -> httpx.Response:
+        return self.call(
+            "POST",
+            "/api/orders",
+            {**buyer.headers, ADMISSION_HEADER: admission},
+            json={"ticketId": self.ticket_id, "quantity": quantity},
+        )
 
     def stop(self) -> None:
         self.stopping.set()
         self.join(60)
+
+
+def seats_gone(answer: httpx.Response) -> bool:
+    return answer.status_code == 400 and answer.json()["errors"][0]["message"] == NOT_ENOUGH_SEATS
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def list_sale(
     async def listed(
         *, starts_in: float = 60, quantity: int = 10, per_buyer_limit: int | None = None
     ) -> Sale:
-        sale = Sale(str(ObjectId()), clock.now + timedelta(seconds=starts_in), quantity)
+        on_sale_at = clock.now + timedelta(seconds=starts_in)
+        sale = Sale(str(ObjectId()), on_sale_at, quantity, per_buyer_limit)
         await publish.publish(
             TicketCreated(
                 id=sale.id,
@@ -141,6 +142,7 @@ def set_available(publish: Publisher, room: WaitingRoom) -> SetAvailable:
                 quantity=sale.quantity,
                 available=available,
                 on_sale_at=sale.on_sale_at,
+                per_buyer_limit=sale.per_buyer_limit,
             )
         )
 

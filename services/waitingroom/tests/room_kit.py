@@ -50,6 +50,7 @@ class Sale:
     id: str
     on_sale_at: datetime
     quantity: int
+    per_buyer_limit: int | None = None
     version: int = 0
 
 

@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import httpx
@@ -281,10 +282,11 @@ async def test_admissions_never_outnumber_the_seats_left(
         await room.advance()
         clock.advance(10)
     statuses = [(await place_of(client, u, sale.id))["status"] for u in buyers]
-    assert statuses == ["admitted", "admitted", "waiting", "waiting", "waiting"]
+    # The last is told sold out: were both seats given back, the two before would take them.
+    assert statuses == ["admitted", "admitted", "waiting", "waiting", "sold-out"]
 
 
-async def test_each_admission_holds_back_the_per_buyer_limit_until_it_is_used(
+async def test_each_admission_holds_the_per_buyer_limit_and_the_last_what_is_left(
     client: httpx.AsyncClient,
     make_user: Callable[..., SignedInUser],
     list_sale: ListSale,
@@ -298,24 +300,123 @@ async def test_each_admission_holds_back_the_per_buyer_limit_until_it_is_used(
     for user in buyers:
         await join(user, sale.id)
     room.rules = replace(room.rules, admit_per_round=10, admit_per_minute=10)
-    assert await room.advance() == 2  # 9 seats cover two buyers of up to 4 each
-    assert await room.store.reserved(sale.id) == 8
+    assert await room.advance() == 3  # 4 seats held for each of two, the one left for a third
+    assert await room.store.reserved(sale.id) == 9
+    assert (await place_of(client, buyers[3], sale.id))["status"] == "waiting"
     await publish.publish(_order_of(buyers[0], sale.id, seats=4, clock=clock))
+    await wait_until(lambda: _reserved_is(room, sale.id, 5), message="admission used")
+
+
+async def test_what_an_order_leaves_of_its_admission_admits_the_next_buyer(
+    client: httpx.AsyncClient,
+    make_user: Callable[..., SignedInUser],
+    list_sale: ListSale,
+    join: Join,
+    room: WaitingRoom,
+    publish: Publisher,
+    clock: Clock,
+) -> None:
+    sale = await list_sale(starts_in=-1, quantity=8, per_buyer_limit=4)
+    first, second, third = make_user(), make_user(), make_user()
+    for user in (first, second, third):
+        await join(user, sale.id)
+    room.rules = replace(room.rules, admit_per_round=10, admit_per_minute=10)
+    assert await room.advance() == 2  # every seat held: 4 each
+    assert (await place_of(client, third, sale.id))["status"] == "waiting"
+    await publish.publish(_order_of(first, sale.id, seats=1, clock=clock))
+    # One purchase per admission: the 3 seats the order did not take are free again at once.
     await wait_until(lambda: _reserved_is(room, sale.id, 4), message="admission used")
+    assert await room.advance() == 1
+    assert (await place_of(client, third, sale.id))["status"] == "admitted"
+    assert await room.store.reserved(sale.id) == 7
+    # The first buyer's admission still stands (orders would take a second order with it,
+    # while seats are free), but holds nothing more back: a second order changes nothing here.
+    assert (await place_of(client, first, sale.id))["status"] == "admitted"
+    await publish.publish(_order_of(first, sale.id, seats=1, clock=clock))
+    await publish.publish(_order_of(third, sale.id, seats=3, clock=clock))
+    await wait_until(lambda: _reserved_is(room, sale.id, 4), message="third buyer's order")
+
+
+async def test_every_last_seat_is_sold_and_those_still_waiting_are_told_sold_out(
+    client: httpx.AsyncClient,
+    make_user: Callable[..., SignedInUser],
+    list_sale: ListSale,
+    set_available: SetAvailable,
+    join: Join,
+    room: WaitingRoom,
+    publish: Publisher,
+    clock: Clock,
+) -> None:
+    sale = await list_sale(starts_in=-1, quantity=10, per_buyer_limit=4)
+    buyers = [make_user() for _ in range(8)]
+    for user in buyers:
+        await join(user, sale.id)
+    room.rules = replace(room.rules, admit_per_round=10, admit_per_minute=100)
+    # What each buyer orders once admitted, in the line's order: the third takes more than the
+    # 2 seats its admission holds, which orders allows while the first two's are not bought.
+    wants = dict(zip((user.id for user in buyers), [3, 1, 4, 2, 4, 4, 4, 4], strict=True))
+    left, bought = 10, {}
+    for _ in range(5):
+        await room.advance()
+        for user in buyers:
+            place = await place_of(client, user, sale.id)
+            if place["status"] != "admitted" or user.id in bought:
+                continue
+            bought[user.id] = seats = min(wants[user.id], left)
+            left -= seats
+            held = await room.store.reserved(sale.id)
+            order = _order_of(user, sale.id, seats=seats, clock=clock, version=sale.version)
+            await publish.publish(order)
+            await set_available(sale, left)
+            await wait_until(partial(_reserved_below, room, sale.id, held), message="order heard")
+        clock.advance(1)
+    assert (left, list(bought.values())) == (0, [3, 1, 4, 2])
+    for user in buyers[4:]:
+        place = await place_of(client, user, sale.id)
+        assert (place["status"], place["position"]) == ("sold-out", buyers.index(user) - 3)
+
+
+async def _reserved_below(room: WaitingRoom, ticket_id: str, seats: int) -> bool:
+    return await room.store.reserved(ticket_id) < seats
+
+
+async def test_the_line_is_told_sold_out_when_the_seats_held_cannot_reach_it(
+    client: httpx.AsyncClient,
+    make_user: Callable[..., SignedInUser],
+    list_sale: ListSale,
+    join: Join,
+    room: WaitingRoom,
+    clock: Clock,
+) -> None:
+    sale = await list_sale(starts_in=-1, quantity=2)
+    buyers = [make_user() for _ in range(5)]
+    for user in buyers:
+        await join(user, sale.id)
+    await room.advance()  # both seats held, one for each of the first two
+    statuses = [(await place_of(client, u, sale.id))["status"] for u in buyers]
+    # Were both seats given back, the next two would be admitted to them: they wait on.
+    assert statuses == ["admitted", "admitted", "waiting", "waiting", "sold-out"]
+    clock.advance(ADMISSION_SECONDS + 1)
+    await room.advance()  # both lapsed: the seats go to the next two
+    statuses = [(await place_of(client, u, sale.id))["status"] for u in buyers[2:]]
+    assert statuses == ["admitted", "admitted", "waiting"]
 
 
 async def _reserved_is(room: WaitingRoom, ticket_id: str, seats: int) -> bool:
     return await room.store.reserved(ticket_id) == seats
 
 
-def _order_of(buyer: SignedInUser, ticket_id: str, *, seats: int, clock: Clock) -> OrderCreated:
+def _order_of(
+    buyer: SignedInUser, ticket_id: str, *, seats: int, clock: Clock, version: int = 0
+) -> OrderCreated:
+    """The order as orders reports it, placed against the ticket's `version`."""
     return OrderCreated(
         id=str(ObjectId()),
         version=0,
         status=OrderStatus.CREATED,
         user_id=buyer.id,
         expires_at=clock.now,
-        ticket=TicketPrice(id=ticket_id, price=50, version=0),
+        ticket=TicketPrice(id=ticket_id, price=50, version=version),
         quantity=seats,
     )
 

@@ -31,7 +31,8 @@ class Joined:
 @dataclass(frozen=True)
 class StoredPlace:
     """An account's place: before the draw (`ahead` None), in line, or admitted until
-    `lease_end`."""
+    `lease_end`. `available`: the seats left (neither sold nor held by an order); `reserved`:
+    how many of them unexpired admissions hold."""
 
     on_sale_at: int
     available: int
@@ -39,3 +40,17 @@ class StoredPlace:
     lease_end: int | None = None
     admitted_last_minute: int = 0
     drawn_at: int | None = None
+    reserved: int = 0
+
+    @property
+    def sold_out(self) -> bool:
+        """Whether no seat can come to this place now: every seat left is held for someone
+        admitted, and no more are held than there are people ahead, so were all of them given
+        back, the people ahead would be admitted to them first. (Before the draw nobody is
+        admitted: then only when no seat is left.)"""
+        if self.available - self.reserved > 0:
+            return False
+        # Held seats are seats left: more held than that (an order took more than its
+        # admission held, or its event is on its way) can never come back.
+        held = min(self.reserved, self.available)
+        return self.ahead is None or self.ahead >= held

@@ -44,7 +44,10 @@ class RoomKeeper:
         return Outcome.ACK if applied else Outcome.DUPLICATE
 
     async def order_created(self, event: OrderCreated) -> Outcome:
-        # The order holds its seats now, so the admission no longer holds them back. (For a
-        # ticket with no room, or a buyer with no admission, this changes nothing.)
-        await self.store.use_admission(event.ticket.id, event.user_id, event.quantity, event.id)
+        # An admission is for one purchase: its order holds the seats it took, and the rest the
+        # admission held go back to the line at once. (For a ticket with no room, a buyer with
+        # no admission, or a second order with one already used, this changes nothing.)
+        await self.store.use_admission(
+            event.ticket.id, event.user_id, event.quantity, event.id, event.ticket.version
+        )
         return Outcome.ACK

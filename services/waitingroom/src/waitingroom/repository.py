@@ -4,9 +4,9 @@ replicas of the room do at once, and a restart of the room's process loses nothi
 Per room (ticket T): `T:room` (a hash: the ticket's version, onSaleAt, available, the draw),
 `T:early` (who joined before the sale, unordered until the draw), `T:line` (who waits, by
 place: 1..n drawn, then 10^9 + arrival), `T:admitted` (every admission's end, until the account
-rejoins), `T:leases` and `T:reserve` (unexpired admissions and the seats each may still buy:
-what holds seats back, summed in the room's `reserved`; `T:ordered`, the orders that used
-them, so a redelivered order uses nothing twice), `T:recent` (admissions of the last
+rejoins), `T:leases` and `T:reserve` (unexpired admissions not used yet and the seats each
+holds back, summed in the room's `reserved`; `T:ordered`, the orders that used them, so a
+redelivered order uses nothing twice), `T:recent` (admissions of the last
 minute: the rate), `T:log` (everyone admitted, in order).
 """
 
@@ -137,13 +137,14 @@ class RoomStore:
                 return StoredPlace(
                     on_sale_at=int(on_sale), available=int(available), lease_end=int(lease_end)
                 )
-            case ["waiting", ahead, available, rate, on_sale, drawn]:
+            case ["waiting", ahead, available, rate, on_sale, drawn, reserved]:
                 return StoredPlace(
                     on_sale_at=int(on_sale),
                     available=int(available),
                     ahead=int(ahead),
                     admitted_last_minute=int(rate),
                     drawn_at=int(drawn) if drawn else None,
+                    reserved=int(reserved),
                 )
             case ["early", on_sale, available]:
                 return StoredPlace(on_sale_at=int(on_sale), available=int(available))
@@ -220,15 +221,26 @@ class RoomStore:
         version = await _reply(self.redis.hget(self.keys(ticket_id).room, "version"))
         return None if version is None else int(_text(version))
 
-    async def use_admission(self, ticket_id: str, account: str, seats: int, order_id: str) -> int:
-        """The account ordered `seats`: its admission holds that many fewer back (its order
-        holds them). How many it held back."""
+    async def use_admission(
+        self,
+        ticket_id: str,
+        account: str,
+        seats: int,
+        order_id: str,
+        ticket_version: int | None = None,
+    ) -> int:
+        """The account ordered `seats` (order `order_id`, placed against the ticket's
+        `ticket_version`): its admission, used, holds no seat any more. How many it held (0 for
+        a second order, a redelivery, or an account with no admission)."""
         room = self.keys(ticket_id)
         keys = [room.room, room.leases, room.reserve, room.ordered]
-        return int(await _evaluated(self._use, keys=keys, args=[account, seats, order_id]))
+        version = "" if ticket_version is None else ticket_version
+        args = [account, seats, order_id, version]
+        return int(await _evaluated(self._use, keys=keys, args=args))
 
     async def reserved(self, ticket_id: str) -> int:
-        """Seats unexpired admissions may still buy (as of the last round)."""
+        """Seats held for unexpired admissions not used yet (lapsed ones dropped by the last
+        round)."""
         reserved = await _reply(self.redis.hget(self.keys(ticket_id).room, "reserved"))
         return 0 if reserved is None else int(_text(reserved))
 

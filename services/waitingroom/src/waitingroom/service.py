@@ -133,7 +133,7 @@ class WaitingRoom:
                 ),
                 admitted_until=from_milliseconds(stored.lease_end) if admitted else None,
             )
-        status = PlaceStatus.SOLD_OUT if stored.available <= 0 else PlaceStatus.WAITING
+        status = PlaceStatus.SOLD_OUT if stored.sold_out else PlaceStatus.WAITING
         if stored.ahead is None:
             # Before the draw nobody has a place yet: ask again just after it, each client at
             # its own moment within a few seconds, so the draw is not met by everyone at once.

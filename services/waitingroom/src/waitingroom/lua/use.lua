@@ -1,24 +1,26 @@
--- An admitted account ordered `seats`: its admission reserves that many fewer (its order holds
--- them now), and nothing once it has ordered its limit. The seats left drop at once too, in the
--- same step: the ticket event that reports them arrives later (its whole state, by version,
--- then replaces this count). An order by anyone else changes nothing.
+-- An admitted account ordered `seats`. An admission is for one purchase: its first order ends
+-- what it holds, and whatever that order did not take goes back to the seats left at once, for
+-- the next in line. The seats left drop by the order at once too, in the same step, unless the
+-- room has a ticket event newer than the one the order was placed against: the event that
+-- reports the order's seats (newer by construction) may be that one, and counting them twice
+-- would keep seats from the line until the next event, which may never come. A second order
+-- with the same admission, or an order by anyone else, changes nothing here.
 -- KEYS: room, leases, reserve, ordered (the orders heard of: a redelivery changes nothing)
--- ARGV: account, seats, order id
+-- ARGV: account, seats, order id, the ticket's version the order was placed against ('': not
+--       told)
+-- Returns the seats the admission held (0: it held none).
 local room, leases, reserve, ordered = unpack(KEYS)
 local account = ARGV[1]
 local held = redis.call('HGET', reserve, account)
 if not held or redis.call('SADD', ordered, ARGV[3]) == 0 then
   return 0
 end
-local taken = math.min(tonumber(held), tonumber(ARGV[2]))
-local left = tonumber(held) - taken
-if left > 0 then
-  redis.call('HSET', reserve, account, left)
-else
-  redis.call('HDEL', reserve, account)
-  redis.call('ZREM', leases, account)
+redis.call('HDEL', reserve, account)
+redis.call('ZREM', leases, account)
+redis.call('HINCRBY', room, 'reserved', -tonumber(held))
+local state = redis.call('HMGET', room, 'available', 'version')
+if ARGV[4] == '' or tonumber(state[2] or '0') <= tonumber(ARGV[4]) then
+  local available = tonumber(state[1] or '0')
+  redis.call('HSET', room, 'available', math.max(0, available - tonumber(ARGV[2])))
 end
-redis.call('HINCRBY', room, 'reserved', -taken)
-local available = tonumber(redis.call('HGET', room, 'available') or '0')
-redis.call('HSET', room, 'available', math.max(0, available - tonumber(ARGV[2])))
-return taken
+return tonumber(held)
