@@ -19,7 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tixcommon.auth import ISSUED_HEADER, VERIFIED_CACHE_SIZE, SessionCodec, UserClaims
+from tixcommon.auth import (
+    ISSUED_AHEAD_SECONDS,
+    ISSUED_HEADER,
+    VERIFIED_CACHE_SIZE,
+    SessionCodec,
+    UserClaims,
+)
 
 KEY = "k" * 48
 USER = "a" * 24
@@ -27,12 +33,20 @@ NOW = int(time.time())
 
 
 def pyjwt_verdict(token: str, key: str = KEY) -> UserClaims | None:
-    """What PyJWT and the claims model say of a token, now: the reference."""
+    """What PyJWT and the claims model say of a token, now: the reference. Issued up to
+    ISSUED_AHEAD_SECONDS ahead is valid (PyJWT's leeway), expired is expired (no leeway)."""
     try:
-        claims = jwt.decode(token, key, algorithms=["HS256"], options={"require": ["exp", "iat"]})
-        return UserClaims.model_validate(claims)
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["HS256"],
+            options={"require": ["exp", "iat"]},
+            leeway=ISSUED_AHEAD_SECONDS,
+        )
+        verdict = UserClaims.model_validate(claims)
     except (jwt.PyJWTError, ValidationError):
         return None
+    return verdict if verdict.exp > time.time() else None
 
 
 def b64url(data: bytes) -> str:
@@ -135,7 +149,7 @@ def test_expiry_is_checked_on_every_use() -> None:
 def test_token_not_yet_valid_is_accepted_once_it_is() -> None:
     """Verified early (a clock a little behind auth's), a token is not refused for good."""
     codec = SessionCodec(KEY, 60)
-    token = with_claims(claims(iat=int(time.time()) + 1, exp=NOW + 60))
+    token = with_claims(claims(iat=int(time.time()) + ISSUED_AHEAD_SECONDS + 1, exp=NOW + 60))
 
     assert codec.decode(token) is None
     time.sleep(1.1)

@@ -138,7 +138,7 @@ async def test_large_bodies_stream_through(serve: Serve) -> None:
 
 
 async def test_a_real_service_works_through_the_gateway(
-    serve: Serve, service_env: dict[str, str]
+    serve: Serve, service_env: dict[str, str], mail_env: dict[str, str]
 ) -> None:
     auth = await serve(create_auth(load_settings(AuthSettings)))
     gateway = Gateway({"auth": auth})

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from auth.settings import AuthSettings
-from tixtest import MongoServer, free_port
+from tixtest import MongoServer, NatsServer, SmtpServer, free_port
 from tixtest.stack import eventually
 
 CLIENTS = 200
@@ -52,10 +52,19 @@ def resident_bytes(pid: int) -> int:
 
 
 @pytest.fixture
-def auth(mongo_server: MongoServer, tmp_path: Path) -> Iterator[tuple[str, int]]:
+def auth(
+    mongo_server: MongoServer, nats_server: NatsServer, smtp_server: SmtpServer, tmp_path: Path
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         **os.environ,
+        "NATS_URL": nats_server.url,
+        "EVENTS_NAMESPACE": f"flood{secrets.token_hex(4)}",
+        "SMTP_HOST": smtp_server.host,
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_STARTTLS": "false",
+        "MAIL_FROM": "TixVibe <tickets@tixvibe.test>",
+        "PUBLIC_URL": "http://tixvibe.test",
         "ENVIRONMENT": "test",
         "JWT_KEY": secrets.token_urlsafe(48),
         "MONGO_URI": mongo_server.url,

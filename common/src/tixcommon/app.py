@@ -30,6 +30,7 @@ from tixcommon.opening import (
     sampling_metrics,
     service_context,
 )
+from tixcommon.revocations import RevokedSessions, following_revocations
 from tixcommon.tracing import configure_tracing, instrument_app
 
 OpenWiring = Callable[[ServiceContext[SettingsT]], Awaitable[WiringT]]
@@ -67,9 +68,17 @@ def create_app(
     the cleanup of its own clients on `context.exit_stack`. `subscriptions` are the listeners
     of that wiring. All of it is retried, from the start, until every dependency answers."""
 
+    revoked = RevokedSessions(settings.jwt_lifetime_seconds)
+
     async def open_all(stack: AsyncExitStack) -> tuple[ServiceContext[SettingsT], WiringT]:
         context = await stack.enter_async_context(service_context(settings, documents))
         await IdempotencyStore(context.database).create_indexes()
+        if context.bus is not None:
+            # Before any request is answered: a session ended while this process was down is
+            # refused from its first answer (tixcommon.revocations).
+            await stack.enter_async_context(
+                following_revocations(context.bus, revoked, process=settings.service_name)
+            )
         opened = await wiring(context)
         # Entered last, so left first: stop taking events before anything closes.
         runners = await stack.enter_async_context(running_listeners(context, subscriptions(opened)))
@@ -89,7 +98,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.session_codec = SessionCodec(
-            settings.jwt_key.get_secret_value(), settings.jwt_lifetime_seconds
+            settings.jwt_key.get_secret_value(), settings.jwt_lifetime_seconds, revoked
         )
         app.state.readiness_checks = {}
         app.state.context = app.state.wiring = None

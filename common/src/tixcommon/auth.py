@@ -20,6 +20,7 @@ from jwt.algorithms import HMACAlgorithm
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tixcommon.errors import NotAuthorized
+from tixcommon.revocations import RevokedSessions
 
 SESSION_COOKIE = "session"
 _ALGORITHM = "HS256"
@@ -34,6 +35,10 @@ _ISSUED_CLAIMS = frozenset({"id", "email", "iat", "exp"})
 # characters), so junk tokens can hold at most about 40 MiB, and can only evict.
 VERIFIED_CACHE_SIZE = 32_768
 _CACHED_TOKEN_MAX = 1024
+# How far ahead of this host's clock a session's `iat` may be: the session a password change
+# answers with is issued at the next second (the revocation's `notBefore`, so that every
+# earlier session of that second is refused), and hosts' clocks differ a little.
+ISSUED_AHEAD_SECONDS = 2
 
 
 class UserClaims(BaseModel):
@@ -50,9 +55,14 @@ class UserClaims(BaseModel):
 class SessionCodec:
     """Issues and verifies session tokens (HS256 with the shared JWT_KEY)."""
 
-    def __init__(self, key: str, lifetime_seconds: int) -> None:
+    def __init__(
+        self, key: str, lifetime_seconds: int, revoked: RevokedSessions | None = None
+    ) -> None:
         self._key = key
         self.lifetime_seconds = lifetime_seconds
+        # Accounts whose earlier sessions were ended (tixcommon.revocations): kept fed by the
+        # service, asked on every use.
+        self.revoked = RevokedSessions(lifetime_seconds) if revoked is None else revoked
         try:
             self._mac_key: bytes | None = HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(key)
         except jwt.InvalidKeyError:
@@ -78,9 +88,12 @@ class SessionCodec:
         claims = self._verified(token) if len(token) <= _CACHED_TOKEN_MAX else self._verify(token)
         if claims is None:
             return None
-        # Time moves, the token does not: checked on every use, as PyJWT checks them.
+        # Time moves, the token does not: checked on every use, as PyJWT checks them. So is
+        # revocation, which comes later than the token.
         now = time.time()
-        if claims.exp <= now or claims.iat > now:
+        if claims.exp <= now or claims.iat > now + ISSUED_AHEAD_SECONDS:
+            return None
+        if self.revoked.refuses(claims.id, claims.iat):
             return None
         return claims
 
@@ -131,7 +144,11 @@ class SessionCodec:
     def _verify_with_pyjwt(self, token: str) -> UserClaims | None:
         try:
             claims = jwt.decode(
-                token, self._key, algorithms=[_ALGORITHM], options={"require": ["exp", "iat"]}
+                token,
+                self._key,
+                algorithms=[_ALGORITHM],
+                options={"require": ["exp", "iat"]},
+                leeway=ISSUED_AHEAD_SECONDS,
             )
             return UserClaims.model_validate(claims)
         except (jwt.PyJWTError, ValidationError):

@@ -77,6 +77,15 @@ RATE_LIMIT_REFUSALS = Counter(
     "Attempts refused (429) because their key used up its failures in the window.",
 )
 
+SESSION_REVOCATIONS_APPLIED = Counter(
+    "tixvibe_session_revocations_applied_total",
+    "Revocation events (`user.sessions-revoked`) this process has read and applied.",
+)
+REVOKED_ACCOUNTS = Gauge(
+    "tixvibe_revoked_accounts",
+    "Accounts whose earlier sessions this process refuses (entries drop once those expire).",
+)
+
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     _request_series(

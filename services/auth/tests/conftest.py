@@ -12,10 +12,12 @@ from tixtest import serve_app
 
 
 @pytest.fixture
-def auth_env(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def auth_env(
+    service_env: dict[str, str], mail_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     monkeypatch.setenv("SIGNIN_MAX_FAILURES_PER_EMAIL", "3")
     monkeypatch.setenv("SIGNIN_MAX_FAILURES_PER_ADDRESS", "6")
-    return service_env
+    return {**service_env, **mail_env}
 
 
 @pytest.fixture

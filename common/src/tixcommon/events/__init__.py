@@ -12,6 +12,7 @@ from tixcommon.events.orders import (
 )
 from tixcommon.events.payments import PaymentCreated
 from tixcommon.events.tickets import TicketCreated, TicketUpdated
+from tixcommon.events.users import RevocationReason, UserSessionsRevoked
 
 __all__ = [
     "EntityId",
@@ -22,9 +23,11 @@ __all__ = [
     "OrderCreated",
     "OrderStatus",
     "PaymentCreated",
+    "RevocationReason",
     "Subject",
     "TicketCreated",
     "TicketPrice",
     "TicketRef",
     "TicketUpdated",
+    "UserSessionsRevoked",
 ]

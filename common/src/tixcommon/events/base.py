@@ -20,6 +20,7 @@ class Subject(StrEnum):
     ORDER_COMPLETED = "order.completed"
     EXPIRATION_COMPLETE = "expiration.complete"
     PAYMENT_CREATED = "payment.created"
+    USER_SESSIONS_REVOKED = "user.sessions-revoked"
 
 
 class Payload(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from auth.models import User
+from auth.models import PasswordReset, User
 from auth.routes import router
 from auth.settings import AuthSettings
 from auth.wiring import open_wiring
@@ -17,6 +17,6 @@ def create_app(settings: AuthSettings) -> FastAPI:
         title="TixVibe auth",
         api_prefix="/api/users",
         routers=[router],
-        documents=[User],
+        documents=[User, PasswordReset],
         wiring=open_wiring,
     )

@@ -15,3 +15,13 @@ PASSWORD_HASH_WAIT = Histogram(
     # the bound means hashes got slower after the request was admitted.
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40),
 )
+
+PASSWORD_RESETS_ASKED = Counter(
+    "tixvibe_password_resets_requested_total",
+    "Password resets asked for and mailed (to an address with an account or not: one count).",
+)
+ACCOUNT_CHANGES = Counter(
+    "tixvibe_session_revocations_total",
+    "Changes that ended every earlier session of an account, by reason.",
+    ["reason"],
+)

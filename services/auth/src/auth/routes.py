@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import Depends, Request, Response, status
 
 from auth.models import User
 from auth.passwords import BUSY
-from auth.schemas import CurrentUserOut, SignInRequest, SignUpRequest, UserOut
-from auth.service import EMAIL_IN_USE, INVALID_CREDENTIALS
+from auth.schemas import (
+    CurrentUserOut,
+    PasswordChange,
+    ResetConfirmation,
+    ResetRequest,
+    SignInRequest,
+    SignUpRequest,
+    UserOut,
+)
+from auth.service import EMAIL_IN_USE, INVALID_CREDENTIALS, ResetRefused
 from auth.wiring import Accounts, Wired
 from tixcommon.addresses import client_address
 from tixcommon.auth import (
     CurrentUser,
+    RequireUser,
     SessionCodec,
     clear_session_cookie,
     session_codec,
@@ -21,9 +31,9 @@ from tixcommon.auth import (
 )
 from tixcommon.errors import BadRequest, ServiceUnavailable, TooManyRequests
 from tixcommon.openapi import refusals
+from tixcommon.routers import service_router
 
-# No auth route requires a session (RequireUser), so no need for service_router's check.
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = service_router("/api/users", tags=["users"])
 
 
 Codec = Annotated[SessionCodec, Depends(session_codec)]
@@ -32,7 +42,11 @@ Codec = Annotated[SessionCodec, Depends(session_codec)]
 def _start_session(
     request: Request, response: Response, codec: SessionCodec, user: User
 ) -> UserOut:
-    token = codec.issue(str(user.id), user.email)
+    # Never before the account's line: a session begun in the second its earlier ones were
+    # ended in must not be refused with them.
+    token = codec.issue(
+        str(user.id), user.email, now=max(int(time.time()), user.sessions_not_before)
+    )
     set_session_cookie(response, request, token, max_age=codec.lifetime_seconds)
     return UserOut(id=str(user.id), email=user.email)
 
@@ -74,6 +88,67 @@ async def sign_in(
 
 @router.post("/signout")
 async def sign_out(request: Request, response: Response) -> dict[str, str]:
+    clear_session_cookie(response, request)
+    return {}
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=refusals(TooManyRequests(retry_after=60)),
+)
+async def ask_password_reset(
+    body: ResetRequest, request: Request, accounts: Accounts, wired: Wired
+) -> dict[str, str]:
+    address = client_address(request, wired.settings.trusted_proxy_hops)
+    await accounts.ask_reset(body.email, address)
+    return {}
+
+
+@router.post(
+    "/password-reset/confirm",
+    responses=refusals(ResetRefused(), ServiceUnavailable(BUSY, retry_after=1)),
+)
+async def confirm_password_reset(
+    body: ResetConfirmation,
+    request: Request,
+    response: Response,
+    accounts: Accounts,
+    codec: Codec,
+) -> UserOut:
+    user = await accounts.confirm_reset(body.token, body.password)
+    return _start_session(request, response, codec, user)
+
+
+@router.post(
+    "/password",
+    responses=refusals(
+        BadRequest(INVALID_CREDENTIALS, field="currentPassword"),
+        TooManyRequests(retry_after=60),
+        ServiceUnavailable(BUSY, retry_after=1),
+    ),
+)
+async def change_password(
+    user: RequireUser,
+    body: PasswordChange,
+    request: Request,
+    response: Response,
+    accounts: Accounts,
+    codec: Codec,
+    wired: Wired,
+) -> UserOut:
+    address = client_address(request, wired.settings.trusted_proxy_hops)
+    changed = await accounts.change_password(
+        user.id, body.currentPassword, body.newPassword, address
+    )
+    return _start_session(request, response, codec, changed)
+
+
+@router.post("/signout-everywhere")
+async def sign_out_everywhere(
+    user: RequireUser, request: Request, response: Response, accounts: Accounts
+) -> dict[str, str]:
+    await accounts.sign_out_everywhere(user.id)
     clear_session_cookie(response, request)
     return {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, WithJsonSchema
 
 from tixcommon.fields import ANY, SPACE, WHITESPACE
 
@@ -96,3 +96,37 @@ class CurrentUserClaims(BaseModel):
 
 class CurrentUserOut(BaseModel):
     currentUser: CurrentUserClaims | None  # noqa: N815 - the contract's field name
+
+
+class ResetRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: Email
+
+
+ResetToken = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 256,
+            "description": "The `token` of the reset link's query",
+        }
+    ),
+]
+
+
+class ResetConfirmation(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    token: ResetToken
+    password: NewPassword
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    currentPassword: GivenPassword  # noqa: N815 - the contract's field name
+    newPassword: NewPassword  # noqa: N815 - the contract's field name

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tixcommon.settings import ServiceSettings
+from tixcommon.mail import MailSettings
+from tixcommon.settings import EventServiceSettings
 
 
-class AuthSettings(ServiceSettings):
+class AuthSettings(EventServiceSettings, MailSettings):
     service_name: str = "auth"
     port: int = 3001
 
@@ -13,6 +14,12 @@ class AuthSettings(ServiceSettings):
     signin_max_failures_per_email: int = Field(default=5, ge=1)
     signin_max_failures_per_address: int = Field(default=30, ge=1)
     signin_window_seconds: int = Field(default=900, ge=1)
+    # Reset links asked for per window (the sign-in window), per email and per client address:
+    # each is a mail sent to the address, so an address is not a mailbox anyone can fill.
+    password_reset_max_per_email: int = Field(default=3, ge=1)
+    password_reset_max_per_address: int = Field(default=20, ge=1)
+    # How long a reset link works (OWASP: short; the contract: 30 minutes).
+    password_reset_lifetime_seconds: int = Field(default=1800, ge=60)
 
     # Password hashes computed at once: 0 sizes it from the CPU the process may use (its cgroup
     # quota, else its cores). Each holds 19 MiB while it runs.
