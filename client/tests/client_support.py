@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 
+from tixdev.mail_server import read_messages
 from tixtest.altcha import solved
+from tixtest.stack import eventually
 
 # Long enough to pay in a browser, short enough to watch a reservation lapse in a test.
 RESERVATION_SECONDS = 10
@@ -18,6 +20,7 @@ RESERVATION_SECONDS = 10
 ADMISSION_SECONDS = 10
 ARTIFACTS = Path(__file__).parent / "artifacts"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_RESET_LINK = re.compile(r"https?://\S+/auth/reset\?token=[\w.~%-]+")
 
 
 class Visitor:
@@ -47,6 +50,17 @@ class Visitor:
         )
         assert response.status_code == 303, response.text
         return self
+
+    def sign_in(self) -> Visitor:
+        response = self.submit(
+            "/auth/signin", {"email": self.email, "password": self.password, "next": "/"}
+        )
+        assert response.status_code == 303, response.text
+        return self
+
+    def signed_in(self) -> bool:
+        """Whether the pages treat this visitor's session as signed in."""
+        return "Sign out" in self.get("/").text
 
     def list_ticket(self, title: str, price: str = "25") -> str:
         response = self.submit("/tickets/new", {"title": title, "price": price})
@@ -82,3 +96,24 @@ class Visitor:
 
     def close(self) -> None:
         self.http.close()
+
+
+def reset_links(mail_dir: Path, email: str) -> list[str]:
+    """The reset links mailed so far to `email`, oldest first (the stack keeps each mail as an
+    .eml, as `tix mail` reads them)."""
+    links = []
+    for message in read_messages(mail_dir):
+        if message["To"] != email:
+            continue
+        text = message.get_body(("plain",))
+        assert text is not None, f"a mail to {email} without a text part"
+        links += _RESET_LINK.findall(text.get_content())
+    return links
+
+
+def mailed_reset_link(mail_dir: Path, email: str, *, after: int = 0) -> str:
+    """The reset link mailed to `email` once it arrives: the one after the first `after`."""
+    links: list[str] = eventually(
+        lambda: reset_links(mail_dir, email)[after:], 20, f"a reset link mailed to {email}"
+    )
+    return links[0]
