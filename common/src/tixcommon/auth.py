@@ -36,9 +36,10 @@ _ISSUED_CLAIMS = frozenset({"id", "email", "iat", "exp"})
 VERIFIED_CACHE_SIZE = 32_768
 _CACHED_TOKEN_MAX = 1024
 # How far ahead of this host's clock a session's `iat` may be: the session a password change
-# answers with is issued at the next second (the revocation's `notBefore`, so that every
-# earlier session of that second is refused), and hosts' clocks differ a little.
-ISSUED_AHEAD_SECONDS = 2
+# answers with is issued at its account's new line (the next second, or one past the last
+# line: several changes in one second each end the session before), and hosts' clocks differ a
+# little.
+ISSUED_AHEAD_SECONDS = 5
 
 
 class UserClaims(BaseModel):
