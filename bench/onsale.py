@@ -11,6 +11,7 @@ join's CPU is told from a poll's: docs/benchmarks.md, "The on-sale".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -40,10 +41,6 @@ ONSALE_ENV = {
     "WAITING_ROOM_DIFFICULTY": "10",
     # The challenges are all fetched before the rush: they stay valid through it.
     "WAITING_ROOM_CHALLENGE_SECONDS": "900",
-    # An admission reserves the limit (4) until it lapses, also for a buyer who ordered fewer:
-    # the seats it may still buy come back only then. 20 s (against 10 minutes by default)
-    # gives them back within the run; a buyer takes about a second to order once admitted.
-    "WAITING_ROOM_ADMISSION_SECONDS": "20",
 }
 # WaitingRoomSettings.key_prefix with no EVENTS_NAMESPACE, as the bench runs the room.
 ROOM_PREFIX = "tix:waitingroom:"
@@ -51,7 +48,7 @@ LIMIT = 4
 TIMEOUT = 10.0  # seconds: a request not answered by then is a timeout (and a failure)
 RETRY = 1.0  # seconds before a buyer whose request failed asks again, as its page would
 PROBE_INTERVAL = 0.02  # seconds between two GET /api/tickets of the listing's probe
-STALL = 5.0  # seconds with nobody admitted nor ordering before the room is judged finished
+NOT_ENOUGH_SEATS = "Not enough seats available"  # orders' answer: fewer seats free than asked
 
 
 class Kind(StrEnum):
@@ -62,9 +59,10 @@ class Kind(StrEnum):
 
 
 # An order's 403 is an admission that lapsed on the way (the page then joins again, at the
-# back): the room's lease is short here and answers take seconds at the rush's height.
+# back); its 400 Not enough seats, an order for more seats than are left (its buyer then asks
+# for fewer, as the page lets them: an admission for the last seats may hold fewer than 4).
 EXPECTED = {
-    Kind.CHALLENGE: {200}, Kind.JOIN: {200, 201}, Kind.POLL: {200}, Kind.ORDER: {201, 403},
+    Kind.CHALLENGE: {200}, Kind.JOIN: {200, 201}, Kind.POLL: {200}, Kind.ORDER: {201, 400, 403},
 }  # fmt: skip
 SALE_SECONDS = 150.0  # from onSaleAt: the run's end if the sale has not ended by then
 
@@ -76,6 +74,8 @@ class Buyer:
     solution: str = ""
     joined: bool = False
     admission: str = ""
+    seats: int = 0  # what it orders once admitted (fewer if orders has fewer)
+    sold_out: bool = False  # what its last answer said
     timer: asyncio.TimerHandle | None = None
 
 
@@ -199,14 +199,15 @@ class Rush:
         self.random = random.Random(31)  # noqa: S311 - seats wanted, not a secret
         self.measured = {"room": stack.pids["waitingroom"], "redis": stack.redis_pid}
         self.joins_left = len(buyers)
-        self.open = len(buyers)  # still in the sale: not yet ordered nor told sold-out
-        self.ordering = 0  # admitted, order not yet answered
+        # Still in the sale: not yet done ordering, and not told sold-out by its last answer
+        # (a buyer told so keeps polling, as its page does: held seats may come back).
+        self.open = len(buyers)
+        self.settled = asyncio.Event()  # nobody open
         # Polls answered while joins were still being answered, and after.
         self.polls = {"joins": 0, "after": 0}
         self.cpu: list[dict[str, float]] = []  # at the first join, the last join's answer, the end
         self.joins_done = asyncio.Event()
-        self.sold_out = self.expired = self.rejoins = 0
-        self.last_change = time.monotonic()
+        self.expired = self.rejoins = self.fewer = 0
         self.last_order = 0.0  # Unix seconds
         self.stopped = False
         self.workers: list[asyncio.Task[None]] = []
@@ -225,21 +226,23 @@ class Rush:
             self.due(moment - now, Kind.JOIN, buyer)
         self.workers = [asyncio.create_task(self.worker()) for _ in range(connections)]
 
+    @property
+    def sold_out(self) -> int:
+        return sum(1 for buyer in self.buyers if buyer.sold_out)
+
+    def count_open(self, change: int) -> None:
+        self.open += change
+        if self.open:
+            self.settled.clear()
+        else:
+            self.settled.set()
+
     async def finish(self, deadline: float) -> None:
-        """Until every buyer has ordered or been told sold-out, or the room can admit nobody
-        more (seats left fewer than a buyer's limit, no admission outstanding), or `deadline`."""
-        redis = Redis.from_url(self.stack.redis_url)
-        room = RoomStore(redis, ROOM_PREFIX)
-        while self.open and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-            settled = time.monotonic() - self.last_change > STALL
-            if self.joins_done.is_set() and not self.ordering and settled:
-                seats_left = await redis.hget(room.keys(self.ticket_id).room, "available")
-                outstanding = await room.outstanding(self.ticket_id, now=int(time.time() * 1000))
-                if not outstanding and 0 < int(seats_left or 0) < LIMIT:
-                    break
+        """Until every buyer has ordered or been told sold-out by its last answer, or
+        `deadline` (monotonic)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settled.wait(), deadline - time.monotonic())
         self.cpu.append(self.cpu_now())
-        await redis.aclose()
         self.stopped = True
         for buyer in self.buyers:
             if buyer.timer is not None:
@@ -303,46 +306,50 @@ class Rush:
             self.due(RETRY, Kind.POLL, buyer)
             return
         if reply.status not in EXPECTED[kind]:
-            self.open -= 1  # refused: counted, and the buyer gives up
+            self.count_open(-1)  # refused: counted, and the buyer gives up
             return
         place: dict[str, Any] = reply.json()  # type: ignore[assignment]
+        sold_out = place["status"] == "sold-out"
+        if sold_out != buyer.sold_out:
+            buyer.sold_out = sold_out
+            self.count_open(-1 if sold_out else 1)
         match place["status"]:
             case "admitted":
-                if not buyer.admission:
-                    self.ordering += 1
-                    self.last_change = time.monotonic()
                 buyer.admission = place["admission"]
+                buyer.seats = buyer.seats or self.random.randint(1, LIMIT)
                 self.due(0, Kind.ORDER, buyer)
-            case "waiting":
+            case "waiting" | "sold-out":
                 self.due(place["refreshSeconds"], Kind.POLL, buyer)
-            case "sold-out":
-                self.sold_out += 1
-                self.open -= 1
             case _:  # expired: admitted, but its page asked only after the admission lapsed
                 self.expired += 1
-                if buyer.admission:  # it saw the admission, but its order failed till then
-                    buyer.admission = ""
-                    self.ordering -= 1
+                buyer.admission = ""
                 self.due(0, Kind.CHALLENGE, buyer)  # joins again, at the back
 
     async def order(self, orders: Connection, buyer: Buyer) -> None:
-        seats = self.random.randint(1, LIMIT)
-        body = {"ticketId": self.ticket_id, "quantity": seats}
+        body = {"ticketId": self.ticket_id, "quantity": buyer.seats}
         headers = {**buyer.headers, ADMISSION_HEADER: buyer.admission}
         reply = await send(self.tally, orders, Kind.ORDER, "POST", "/api/orders", body, headers)
         if reply is None:
             self.due(RETRY, Kind.POLL, buyer)  # its page asks again: still admitted
             return
-        self.ordering -= 1
-        self.last_change = time.monotonic()
         if reply.status == 403:
             self.expired += 1
             buyer.admission = ""
             self.due(0, Kind.CHALLENGE, buyer)
             return
-        self.open -= 1
+        if reply.status == 400 and _message(reply) == NOT_ENOUGH_SEATS and buyer.seats > 1:
+            self.fewer += 1
+            buyer.seats -= 1
+            self.due(0, Kind.ORDER, buyer)
+            return
+        self.count_open(-1)  # done: it bought, or no seat was left for it
         if reply.status == 201:
             self.last_order = time.time()
+
+
+def _message(reply: Reply) -> str:
+    errors = reply.json()["errors"]  # type: ignore[index]
+    return str(errors[0]["message"])
 
 
 @dataclass(frozen=True)
@@ -456,10 +463,12 @@ async def onsale_figures(
         Figure(f"on-sale: seats sold of {seats:,} within {SALE_SECONDS:.0f} s of onSaleAt "
                "(orders holding seats)", outcome.seats, "",
                seats, "every seat", higher_is_better=True),
-        Figure(f"on-sale: buyers left waiting, the room admitting nobody more "
-               f"({rush.sold_out:,} told sold-out)", rush.open, "", 0, "none"),
+        Figure(f"on-sale: buyers left waiting, never told sold-out ({rush.sold_out:,} told)",
+               rush.open, "", 0, "none"),
         Figure("on-sale: admissions lapsed before their buyer's order (who joined again)",
                rush.expired, ""),
+        Figure("on-sale: orders asked again for fewer seats (orders had fewer left)",
+               rush.fewer, ""),
         Figure(f"on-sale: buyers holding more than {LIMIT} seats", outcome.over_limit, "", 0,
                "none"),
         Figure(f"on-sale: admissions out of the line's order ({outcome.admitted:,} admitted, "
