@@ -75,6 +75,59 @@ def _the_payer_is_mailed_their_passes(stack: RunningStack) -> None:
     assert "payer@example.com" in listed.stdout
 
 
+# A route of each service that needs a session: 401 once it is ended (the contract's bound: 5 s).
+_SIGNED_IN_ROUTES = (
+    ("POST", "/api/tickets"),
+    ("GET", "/api/orders"),
+    ("POST", "/api/payments"),
+    ("GET", "/api/waitingroom/challenge"),
+)
+
+
+def _a_reset_by_the_mailed_link_ends_every_old_session(stack: RunningStack) -> None:
+    """Through the gateway, by the link in the .eml: the new password works and the old one
+    not, the link works once, and every service refuses the session from before within 5 s."""
+    email = "forgetful@example.com"
+    with (
+        httpx.Client(base_url=stack.gateway, timeout=20) as old,
+        httpx.Client(base_url=stack.gateway, timeout=20) as anyone,
+    ):
+        signup = old.post("/api/users/signup", json={"email": email, "password": "password1"})
+        assert signup.status_code == 201
+        assert old.get("/api/orders").status_code == 200
+        assert anyone.post("/api/users/password-reset", json={"email": email}).status_code == 202
+
+        def link() -> str | None:
+            for message in read_messages(stack.data_dir / "mail"):
+                body = message.get_body(("plain",))
+                found = body and re.search(r"/auth/reset\?token=([\w-]+)", body.get_content())
+                if message["To"] == email and found:
+                    return found[1]
+            return None
+
+        token = eventually(link, 20, "the reset mail")
+        confirm = {"token": token, "password": "a new password"}
+        assert anyone.post("/api/users/password-reset/confirm", json=confirm).status_code == 200
+        again = anyone.post("/api/users/password-reset/confirm", json=confirm)
+        assert again.status_code == 400
+        assert again.json()["errors"][0]["field"] == "token"
+
+        def everyone_refuses() -> bool:
+            if old.get("/api/users/currentuser").json()["currentUser"] is not None:
+                return False
+            return all(
+                old.request(m, path, json={}).status_code == 401 for m, path in _SIGNED_IN_ROUTES
+            )
+
+        eventually(everyone_refuses, 5, "every service refusing the old session")
+        assert anyone.get("/api/orders").status_code == 200  # the reset's own session
+        signin = "/api/users/signin"
+        assert (
+            anyone.post(signin, json={"email": email, "password": "password1"}).status_code == 400
+        )
+        assert anyone.post(signin, json={"email": email, "password": "a new password"}).is_success
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -224,6 +277,7 @@ def _run_and_stop(stack: RunningStack, tmp_path: Path) -> None:
     listing = first_page.json()
     buy_one_and_let_one_lapse(f"http://127.0.0.1:{gateway_port}", listing)
     _the_payer_is_mailed_their_passes(stack)
+    _a_reset_by_the_mailed_link_ends_every_old_session(stack)
     _killed_services_catch_up(stack)
 
     process.send_signal(signal.SIGINT)
