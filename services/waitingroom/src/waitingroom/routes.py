@@ -54,6 +54,15 @@ async def join_room(
     return place
 
 
-@router.get("/{ticket_id}", responses=refusals(NotFound()), response_model_exclude_unset=True)
-async def show_place(ticket_id: IdInPath, user: RequireUser, room: Room) -> PlaceOut:
-    return await room.place(user, str(parse_object_id(ticket_id)))
+@router.get(
+    "/{ticket_id}",
+    responses=refusals(NotFound()),
+    response_model=PlaceOut,
+    response_model_exclude_unset=True,
+)
+async def show_place(ticket_id: IdInPath, user: RequireUser, room: Room) -> Response:
+    place = await room.place(user, str(parse_object_id(ticket_id)))
+    # Serialised once, here: every waiting buyer polls this, and FastAPI would validate the
+    # model it was handed again before serialising it (response_model is for the docs).
+    body = place.model_dump_json(by_alias=True, exclude_unset=True)
+    return Response(body, media_type="application/json")
