@@ -125,3 +125,30 @@ def test_an_unknown_request_says_so(fleet: RunningStack) -> None:
     answered = tix_trace(fleet, "no-such-request")
     assert answered.returncode == 1
     assert "no spans of request no-such-request" in answered.stdout
+
+
+def test_a_reset_links_token_is_never_in_a_span(fleet: RunningStack) -> None:
+    """The reset page is opened with the link's token in its query: its span keeps the page
+    and names the parameter, never its value (tixcommon.tracing.redact_query)."""
+    secret = f"secret{uuid.uuid4().hex}"
+    request_id = f"reset-page-{uuid.uuid4().hex[:12]}"
+    page = httpx.get(
+        f"{fleet.gateway}/auth/reset",
+        params={"token": secret},
+        headers={"x-request-id": request_id},
+    )
+    assert page.status_code == 200
+
+    def spans_of_the_page() -> list[str]:
+        lines = [
+            line
+            for path in (fleet.data_dir / "spans").glob("*")
+            for line in path.read_text().splitlines()
+            if request_id in line
+        ]
+        return lines
+
+    lines = eventually(spans_of_the_page, 15, "the reset page's spans")
+    assert any("token=REDACTED" in line for line in lines), lines
+    everything = "".join(p.read_text() for p in (fleet.data_dir / "spans").glob("*"))
+    assert secret not in everything

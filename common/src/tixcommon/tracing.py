@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from opentelemetry import propagate, trace
@@ -78,12 +79,43 @@ def _instrument_clients() -> None:
         RedisInstrumentor().instrument()
 
 
+# Query parameters whose values are secrets (a reset link's token): never in a span.
+SECRET_QUERY_PARAMETERS = frozenset({"token"})
+_REDACTED = "REDACTED"
+_URL_ATTRIBUTES = ("http.target", "http.url", "url.query", "url.full")
+
+
+def redact_query(text: str) -> str:
+    """`text` (a URL, a target or a bare query) with every secret parameter's value replaced."""
+    base, mark, query = text.rpartition("?") if "?" in text else ("", "", text)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(name in SECRET_QUERY_PARAMETERS for name, _ in pairs):
+        return text
+    kept = [(n, _REDACTED if n in SECRET_QUERY_PARAMETERS else v) for n, v in pairs]
+    return f"{base}{mark}{urlencode(kept)}"
+
+
+def _redact_span_url(span: Span, scope: dict[str, Any]) -> None:
+    # The ASGI instrumentation records the whole query (http.target) and redacts only cloud
+    # providers' signature parameters from the URL: a reset page's token would be in its span.
+    if not span.is_recording() or b"token" not in scope.get("query_string", b""):
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for name in _URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str):
+            span.set_attribute(name, redact_query(value))
+
+
 def instrument_app(app: Any) -> None:
     """Server spans for every request of a FastAPI app (not its health probes)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="/healthz,/readyz", exclude_spans=["receive", "send"]
+        app,
+        excluded_urls="/healthz,/readyz",
+        exclude_spans=["receive", "send"],
+        server_request_hook=_redact_span_url,
     )
 
 
