@@ -34,6 +34,7 @@ from payments.app import create_app as create_payments
 from payments.settings import PaymentsSettings
 from tickets.app import create_app as create_tickets
 from tickets.settings import TicketsSettings
+from tixcommon.mail import MailSettings
 from tixcommon.route_table import DEFAULT_SERVICE, ROUTES, service_for
 from tixcommon.settings import EventServiceSettings, ProcessSettings
 from tixcommon.tracing import OTLP_VARIABLES
@@ -232,6 +233,24 @@ def test_services_stop_gracefully_after_draining_nats(
         pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {})
         needed = pre_stop.get("seconds", 0) + UVICORN_GRACEFUL_SECONDS + drain
         assert pod_spec(deployment)["terminationGracePeriodSeconds"] > needed
+
+
+@pytest.mark.parametrize("variant", variants())
+def test_every_service_that_mails_uses_the_one_relay_and_sender(
+    rendered: dict[str, Manifests], variant: str
+) -> None:
+    """One relay, one From and one public address for the platform's mail, whoever sends it
+    (a second copy of them would drift)."""
+    manifests = rendered[variant]
+    mail_variables = {"SMTP_HOST", "SMTP_PORT", "SMTP_STARTTLS", "SMTP_USERNAME"}
+    mail_variables |= {"SMTP_PASSWORD", "MAIL_FROM", "PUBLIC_URL"}
+    senders = {}
+    for deployment in manifests.service_deployments():
+        if issubclass(SETTINGS[package_of(deployment)], MailSettings):
+            env = manifests.container_env(deployment, app_container(deployment))
+            senders[deployment["metadata"]["name"]] = {v: env.get(v) for v in mail_variables}
+    assert senders.keys() == {"auth", "orders"}
+    assert senders["auth"] == senders["orders"]
 
 
 def _path_regex(path: str) -> re.Pattern[str]:

@@ -18,7 +18,7 @@ import deploy
 import pytest
 import uvicorn
 from fleet import Fleet, Servers, StatefulSetRedis
-from kube import Doc, Manifests, pod_spec, render
+from kube import Doc, Manifests, app_container, render
 from pods import ENGINE, Pod, engine, logs, run_command
 
 from tixdev.gateway import Gateway
@@ -109,9 +109,13 @@ def servers(
 
 
 def _smtp_port(dev: Manifests) -> int:
-    """The port orders' manifests send mail to."""
-    orders = dev.get("Deployment", "orders")
-    port = dev.container_env(orders, pod_spec(orders)["containers"][0])["SMTP_PORT"].value
+    """The port the manifests send mail to, one for every service that mails (auth's reset
+    links, orders' passes)."""
+    ports = set()
+    for sender in ("auth", "orders"):
+        deployment = dev.get("Deployment", sender)
+        ports.add(dev.container_env(deployment, app_container(deployment))["SMTP_PORT"].value)
+    (port,) = ports
     assert port is not None
     return int(port)
 

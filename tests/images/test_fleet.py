@@ -1,6 +1,7 @@
 """The seven images, each started as its Deployment starts it, then used together: probes pass,
 one purchase completes (its passes mailed and checked in once) and one reservation lapses
-through the gateway, a buyer is admitted through the waiting room and orders, and every pod
+through the gateway, a password reset by the mailed link ends the account's earlier session in
+every service, a buyer is admitted through the waiting room and orders, and every pod
 stops on SIGTERM within its grace period. Runs in file order: the stops come last."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -20,6 +22,7 @@ from fleet import Fleet
 from kube import Manifests, render
 from pods import engine, logs, wait_for_probe
 
+from tixcommon.auth import SESSION_COOKIE
 from tixtest.altcha import solved
 from tixtest.scanning import pdf_pages
 from tixtest.stack import buy_one_and_let_one_lapse, eventually, sign_up
@@ -184,6 +187,117 @@ def pass_codes(mail: EmailMessage) -> list[str]:
     (attachment,) = mail.iter_attachments()
     assert attachment.get_content_type() == "application/pdf"
     return [code for page in pdf_pages(attachment.get_content()) for code in page.codes]
+
+
+def test_a_password_reset_by_mail_ends_every_earlier_session(fleet: Fleet) -> None:
+    """Through the gateway: a reset link mailed by auth through the relay, from the sender and
+    to the address the manifests give it; once it is used, every service refuses the session
+    from before within 5 s (each hears auth's user.sessions-revoked over NATS), and takes the
+    one the reset answered with."""
+    email, password = f"reset-{secrets.token_hex(6)}@example.com", secrets.token_urlsafe(12)
+    signed_up = httpx.post(
+        f"{fleet.gateway}/api/users/signup",
+        json={"email": email, "password": password},
+        timeout=10,
+    )
+    assert signed_up.status_code == 201, signed_up.text
+    old_session = session_of(signed_up)
+    assert sessions_accepted(fleet, old_session) == dict.fromkeys(SESSION_CHECKS, True)
+    auth = fleet.pod("auth")
+    mail = fleet.manifests.container_env(auth.deployment, auth.container)
+    try:
+        asked = httpx.post(
+            f"{fleet.gateway}/api/users/password-reset", json={"email": email}, timeout=10
+        )
+        assert (asked.status_code, asked.json()) == (202, {}), asked.text
+        message = eventually(lambda: mailed(fleet, email), 20, "the reset link mailed")
+        assert message["From"] == mail["MAIL_FROM"].value
+        body = message.get_body(("plain",))
+        assert body is not None
+        link = re.search(r"(\S+)/auth/reset\?token=([\w-]+)", body.get_content())
+        assert link, body.get_content()
+        assert link[1] == mail["PUBLIC_URL"].value
+        confirmed = httpx.post(
+            f"{fleet.gateway}/api/users/password-reset/confirm",
+            json={"token": link[2], "password": "a new password of mine"},
+            timeout=10,
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["email"] == email
+        new_session = session_of(confirmed)
+
+        # A deadline, from the answer: the contract's "within 5 seconds".
+        def refused_everywhere() -> dict[str, bool] | None:
+            accepted = sessions_accepted(fleet, old_session)
+            return None if any(accepted.values()) else accepted
+
+        eventually(refused_everywhere, 5, "the old session refused by every service")
+        assert sessions_accepted(fleet, new_session) == dict.fromkeys(SESSION_CHECKS, True)
+        old_password = httpx.post(
+            f"{fleet.gateway}/api/users/signin",
+            json={"email": email, "password": password},
+            timeout=10,
+        )
+        assert old_password.status_code == 400, old_password.text
+    except AssertionError as error:
+        pod_logs = "\n".join(logs(pod) for pod in fleet.pods.values())
+        raise AssertionError(f"{error}\n{pod_logs}") from error
+
+
+def session_of(response: httpx.Response) -> dict[str, str]:
+    return {"Cookie": f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE]}"}
+
+
+def _auth_knows(fleet: Fleet, session: dict[str, str]) -> bool:
+    answer = httpx.get(f"{fleet.gateway}/api/users/currentuser", headers=session, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["currentUser"] is not None
+
+
+def _refused_or(expected: int, answer: httpx.Response) -> bool:
+    """Whether the session passed: the route's answer to it, or the contract's 401."""
+    if answer.status_code == 401:
+        assert answer.json() == {"errors": [{"message": "Not authorized"}]}
+        return False
+    assert answer.status_code == expected, answer.text
+    return True
+
+
+def _tickets_knows(fleet: Fleet, session: dict[str, str]) -> bool:
+    listing = {"title": "Listed by whoever holds the session", "price": 5}
+    answer = httpx.post(f"{fleet.gateway}/api/tickets", json=listing, headers=session, timeout=10)
+    return _refused_or(201, answer)
+
+
+def _orders_knows(fleet: Fleet, session: dict[str, str]) -> bool:
+    answer = httpx.get(f"{fleet.gateway}/api/orders", headers=session, timeout=10)
+    return _refused_or(200, answer)
+
+
+def _payments_knows(fleet: Fleet, session: dict[str, str]) -> bool:
+    # An order nobody has: a session that passes is told it is not found.
+    payment = {"orderId": "0" * 24, "token": "pm_card_visa"}
+    answer = httpx.post(f"{fleet.gateway}/api/payments", json=payment, headers=session, timeout=10)
+    return _refused_or(404, answer)
+
+
+def _waitingroom_knows(fleet: Fleet, session: dict[str, str]) -> bool:
+    answer = httpx.get(f"{fleet.gateway}/api/waitingroom/challenge", headers=session, timeout=10)
+    return _refused_or(200, answer)
+
+
+# Every service that verifies sessions, by a route of its own that needs one.
+SESSION_CHECKS = {
+    "auth": _auth_knows,
+    "tickets": _tickets_knows,
+    "orders": _orders_knows,
+    "payments": _payments_knows,
+    "waitingroom": _waitingroom_knows,
+}
+
+
+def sessions_accepted(fleet: Fleet, session: dict[str, str]) -> dict[str, bool]:
+    return {service: check(fleet, session) for service, check in SESSION_CHECKS.items()}
 
 
 def test_the_platforms_api_document_comes_from_the_client_image(fleet: Fleet) -> None:
