@@ -25,7 +25,8 @@ from tixtest.stack import eventually, sign_up
 # The web client needs none of the three; everything else needs MongoDB.
 SPECS = [spec for spec in platform_services(free_port_block(7)) if spec.name != "client"]
 HTTP = {spec.name: f"http://127.0.0.1:{spec.port}" for spec in SPECS if spec.serves_http}
-NEEDS_NATS = ("tickets", "orders", "expiration", "payments")
+# Every service is an event service (each follows session revocations, auth publishes them).
+NEEDS_NATS = ("auth", "tickets", "orders", "expiration", "payments", "waitingroom")
 
 
 class Servers:
@@ -134,12 +135,11 @@ def test_processes_started_before_their_dependencies_wait_and_then_connect(
     assert refused.json() == {"errors": [{"message": "Service is starting, try again shortly"}]}
 
     servers.mongo.start()
-    eventually(lambda: ready("auth"), 60, "auth ready once MongoDB is up")
     assert not any(ready(name) for name in NEEDS_NATS)
     still_running(processes)
 
     servers.nats.start()
-    eventually(lambda: ready("tickets", "orders", "payments"), 60, "ready once NATS is up")
+    eventually(lambda: ready("auth", "tickets", "orders", "payments"), 60, "ready once NATS is up")
     assert not ready("expiration")  # Redis and the worker's heartbeat are still missing
     still_running(processes)
 

@@ -88,6 +88,10 @@ class RevocationFeed:
         self._last_sequence = 0  # of the stream: where a new consumer resumes
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._name = ""
+        # Checked between fetches: on Python 3.11 a cancel that lands as a fetch's read
+        # completes can be lost (tixcommon.opening), and the loop would outlive its process's
+        # shutdown.
+        self.stopping = asyncio.Event()
 
     async def catch_up(self) -> int:
         """Every revocation of the last session lifetime, read before the process answers:
@@ -106,7 +110,7 @@ class RevocationFeed:
     async def follow(self) -> None:
         """Apply revocations as they are published, until cancelled; through broker outages."""
         failures = pending = 0
-        while True:
+        while not self.stopping.is_set():
             try:
                 if self._subscription is None:
                     await self._subscribe()
@@ -195,8 +199,9 @@ async def following_revocations(
         try:
             yield feed
         finally:
+            feed.stopping.set()
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 5)
     finally:
         await feed._unsubscribe()
