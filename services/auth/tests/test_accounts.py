@@ -74,6 +74,14 @@ async def signed_out(http: httpx.AsyncClient, token: str) -> None:
     await wait_until(refused, timeout=REVOKED_WITHIN, message="the old session refused")
 
 
+async def another_session(http: httpx.AsyncClient) -> str:
+    """A second session of Dana's, as another device signs in (the client keeps no cookie)."""
+    signin = await http.post("/api/users/signin", json={"email": EMAIL, "password": PASSWORD})
+    assert signin.status_code == 200
+    http.cookies.clear()
+    return signin.cookies["session"]
+
+
 async def mailed_link(smtp_server: SmtpServer, to: str, count: int = 1) -> str:
     """The token of the `count`th reset mail to `to`."""
 
@@ -290,10 +298,7 @@ async def bus_messages(bus: EventBus) -> AsyncIterator[list[bytes]]:
 async def test_a_password_change_needs_the_current_password_and_ends_other_sessions(
     http: httpx.AsyncClient, session: str
 ) -> None:
-    other = (
-        await http.post("/api/users/signin", json={"email": EMAIL, "password": PASSWORD})
-    ).cookies["session"]
-    http.cookies.clear()
+    other = await another_session(http)
 
     wrong = await http.post(
         CHANGE,
@@ -360,10 +365,7 @@ async def test_guessing_the_current_password_is_limited(
 async def test_signing_out_everywhere_ends_every_session_and_a_new_one_works(
     http: httpx.AsyncClient, session: str
 ) -> None:
-    other = (
-        await http.post("/api/users/signin", json={"email": EMAIL, "password": PASSWORD})
-    ).cookies["session"]
-    http.cookies.clear()
+    other = await another_session(http)
 
     response = await http.post(EVERYWHERE, headers=bearer(session))
 

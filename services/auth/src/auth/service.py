@@ -78,7 +78,12 @@ class AccountService:
         return user
 
     async def _check_password(
-        self, user: User | None, email: str, password: str, client_address: str, field: str = ""
+        self,
+        user: User | None,
+        email: str,
+        password: str,
+        client_address: str,
+        field: str | None = None,
     ) -> None:
         """The password is the account's, or a 400 that counts as a failure (429 once too many
         have failed, per email and per address)."""
@@ -93,7 +98,7 @@ class AccountService:
         if user is None or not valid:
             await self.attempts.record_failure(email_key, address_key)
             SIGNIN_FAILURES.inc()
-            raise BadRequest(INVALID_CREDENTIALS, field=field or None)
+            raise BadRequest(INVALID_CREDENTIALS, field=field)
         if email_key in failed:
             # The account's owner got in: forgive its failures (never the address's).
             await self.attempts.reset(email_key)
